@@ -1,0 +1,39 @@
+# tunewire: two commands for a fresh machine — `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-slow test-all bench clean
+
+install: $(STAMP)
+
+# torch first, from the pinned CPU wheel; then the project with every extra, torch held by the constraint.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt torch==2.13.0
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/tunewire tokenizer build
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/tunewire validate examples/sentiment/train.jsonl --validation examples/sentiment/validation.jsonl --model gemini-2.5-flash --epochs 3
+	$(BIN)/tunewire validate examples/broken/train.jsonl --model gemini-2.5-flash || test $$? -eq 1
+
+test: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/validate_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""The `tunewire` command line: a thin layer over shared/ and infra/."""
