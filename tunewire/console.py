@@ -15,5 +15,5 @@ EXIT_USAGE_OR_IO = 2
 
 def fail(message: str) -> NoReturn:
     """Print a one-line reason to stderr and exit 2 (usage or I/O error), never a traceback."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE_OR_IO)

@@ -81,8 +81,8 @@ def _open_gcs(uri: str, *, storage_client: Any, max_bytes: int | None) -> Datase
 
 
 def _gcs_chunks(blob: Any, max_bytes: int | None) -> Iterator[bytes]:
-    # Pin the generation read: a concurrent overwrite must not mix two versions in one scan.
-    with blob.open("rb", chunk_size=CHUNK_BYTES, generation=blob.generation) as reader:
+    # Pin the generation: a concurrent overwrite must fail the read, not mix two versions in one scan.
+    with blob.open("rb", chunk_size=CHUNK_BYTES, if_generation_match=blob.generation) as reader:
         yield from _file_chunks(reader, max_bytes)
 
 
