@@ -1,0 +1,1 @@
+"""The tunewire job: its identity, its states and the one table of allowed transitions."""
