@@ -160,6 +160,24 @@ BASE_MODELS: tuple[BaseModel, ...] = (
     ),
 )
 
+GEMMA_270M_LIMITS = DatasetLimits(max_example_tokens=32_768)
+
+OPEN_MODELS: tuple[BaseModel, ...] = (
+    BaseModel(
+        name="gemma-3-270m",
+        display_name="Gemma 3 270M (open model)",
+        family="gemma",
+        lifecycle=Lifecycle.GA,
+        adapter_sizes=(1, 2, 4, 8, 16, 32),
+        regions=GEMINI_TUNING_REGIONS,
+        tuning_modes=(TuningMode.ADAPTER, TuningMode.FULL),
+        limits=GEMMA_270M_LIMITS,
+        training_usd_per_million_tokens=None,
+        note="open model: tuning is billed by compute time, not tokens; the local twin trains it for real",
+    ),
+)
+"""Open models accept full fine-tuning as well as adapters (Vertex v1beta1 `tuningMode`)."""
+
 DEFAULT_BASE_MODEL = "gemini-2.5-flash"
 
 _PUBLISHER_PREFIX = "publishers/google/models/"
@@ -176,11 +194,11 @@ def canonical_model_name(name: str) -> str:
 def find_base_model(name: str) -> BaseModel | None:
     """The table row for a base model name or alias, or None when tunewire does not know it."""
     wanted = canonical_model_name(name)
-    for model in BASE_MODELS:
+    for model in BASE_MODELS + OPEN_MODELS:
         if wanted == model.name or wanted in model.aliases:
             return model
     return None
 
 
 def known_model_names() -> list[str]:
-    return [model.name for model in BASE_MODELS]
+    return [model.name for model in BASE_MODELS + OPEN_MODELS]

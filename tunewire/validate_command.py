@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from shared.model_catalog import DEFAULT_BASE_MODEL, known_model_names
+from shared.model_catalog import DEFAULT_BASE_MODEL, TuningMode, known_model_names
 from tunewire.console import console, fail
 
 EXIT_INVALID = 1
@@ -21,6 +21,8 @@ def validate(
     validation: Annotated[Optional[str], typer.Option("--validation", help="Validation JSONL (path or gs:// URI).")] = None,
     model: Annotated[str, typer.Option("--model", help=f"Base model: {', '.join(known_model_names())}.")] = DEFAULT_BASE_MODEL,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs for the billable-token and cost estimate.")] = None,
+    adapter_size: Annotated[Optional[int], typer.Option("--adapter-size", help="Adapter size to check against the model.")] = None,
+    tuning_mode: Annotated[TuningMode, typer.Option("--tuning-mode", help="adapter (Gemini) or full (open models).")] = TuningMode.ADAPTER,
     as_json: Annotated[bool, typer.Option("--json", help="Print the full JSON report instead of a summary.")] = False,
     no_media_check: Annotated[bool, typer.Option("--no-media-check", help="Skip gs:// existence and size checks.")] = False,
     allow_discontinued: Annotated[bool, typer.Option("--allow-discontinued", help="Warn instead of fail on discontinued models.")] = False,
@@ -33,6 +35,8 @@ def validate(
     options = ValidationOptions(
         model=model,
         epochs=epochs,
+        adapter_size=adapter_size,
+        tuning_mode=tuning_mode,
         check_media=not no_media_check,
         allow_discontinued=allow_discontinued,
         max_findings_per_code=max_per_code,

@@ -49,4 +49,7 @@ CODE_EXAMPLES: dict[Code, tuple[str, str]] = {
     Code.UNKNOWN_MODEL: ("situation", "`--model gpt-4`, or metadata `tunewire-base-model: gemini-9`"),
     Code.MODEL_DISCONTINUED: ("situation", "`--model gemini-2.0-flash` (discontinued 2026-06-01)"),
     Code.INVALID_EPOCHS: ("situation", "`--epochs 0`"),
+    Code.ADAPTER_SIZE_NOT_ALLOWED: ("situation", "adapter size 16 for gemini-2.5-pro"),
+    Code.INVALID_LEARNING_RATE_MULTIPLIER: ("situation", "learning-rate multiplier -1"),
+    Code.TUNING_MODE_NOT_SUPPORTED: ("situation", "tuning mode `full` for gemini-2.5-flash"),
 }

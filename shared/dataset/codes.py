@@ -66,6 +66,9 @@ class Code(str, enum.Enum):
     UNKNOWN_MODEL = "UNKNOWN_MODEL"
     MODEL_DISCONTINUED = "MODEL_DISCONTINUED"
     INVALID_EPOCHS = "INVALID_EPOCHS"
+    ADAPTER_SIZE_NOT_ALLOWED = "ADAPTER_SIZE_NOT_ALLOWED"
+    INVALID_LEARNING_RATE_MULTIPLIER = "INVALID_LEARNING_RATE_MULTIPLIER"
+    TUNING_MODE_NOT_SUPPORTED = "TUNING_MODE_NOT_SUPPORTED"
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -110,6 +113,9 @@ CODES: dict[Code, CodeInfo] = {
     Code.UNKNOWN_MODEL: CodeInfo(E, "base model is not one tunewire knows", "Choose a model listed by `tunewire validate --help` (e.g. gemini-2.5-flash)."),
     Code.MODEL_DISCONTINUED: CodeInfo(E, "base model is discontinued", "Gemini 2.0 models were discontinued on 2026-06-01: choose a Gemini 2.5 model."),
     Code.INVALID_EPOCHS: CodeInfo(E, "epochs must be a positive whole number", "Pass --epochs N with N ≥ 1, or leave it out to let the service choose."),
+    Code.ADAPTER_SIZE_NOT_ALLOWED: CodeInfo(E, "adapter size is not offered for this base model", "Gemini 2.5 Flash and Flash-Lite take 1, 2, 4, 8 or 16; 2.5 Pro takes 1, 2, 4 or 8."),
+    Code.INVALID_LEARNING_RATE_MULTIPLIER: CodeInfo(E, "learning-rate multiplier must be a positive number", "Use a value such as 0.5, 1.0 or 2.0, or leave it out."),
+    Code.TUNING_MODE_NOT_SUPPORTED: CodeInfo(E, "tuning mode is not available for this base model", "Gemini models accept adapter (parameter-efficient) tuning only; full fine-tuning exists for open models."),
 }
 
 

@@ -20,7 +20,15 @@ from shared.dataset.media_checks import MediaChecker
 from shared.dataset.report import CostEstimate, FileSummary, TokenSummary, ValidationReport
 from shared.dataset.sources import describe_size, iter_lines, open_dataset
 from shared.dataset.token_tally import TokenCounter, TokenTally
-from shared.model_catalog import GEMINI_LIMITS, PRICES_TAKEN_ON, BaseModel, DatasetLimits, find_base_model
+from shared.model_catalog import (
+    DEFAULT_BASE_MODEL,
+    GEMINI_LIMITS,
+    PRICES_TAKEN_ON,
+    BaseModel,
+    DatasetLimits,
+    TuningMode,
+    find_base_model,
+)
 
 MAX_LINE_BYTES = 32 * 1024 * 1024
 """No example within a 131,072-token limit comes near this many bytes of JSON."""
@@ -33,8 +41,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 
 @dataclass(frozen=True)
 class ValidationOptions:
-    model: str = "gemini-2.5-flash"
+    model: str = DEFAULT_BASE_MODEL
     epochs: int | None = None
+    adapter_size: int | None = None
+    learning_rate_multiplier: float | None = None
+    tuning_mode: TuningMode = TuningMode.ADAPTER
     check_media: bool = True
     allow_discontinued: bool = False
     max_findings_per_code: int = 20
@@ -133,6 +144,28 @@ def _check_model_and_settings(model: BaseModel | None, options: ValidationOption
         findings.add(Code.MODEL_DISCONTINUED, f"{model.display_name} is discontinued: {model.note}", path="model")
     if options.epochs is not None and options.epochs < 1:
         findings.add(Code.INVALID_EPOCHS, f"epochs is {options.epochs}", path="epochs")
+    if options.learning_rate_multiplier is not None and not options.learning_rate_multiplier > 0:
+        findings.add(
+            Code.INVALID_LEARNING_RATE_MULTIPLIER,
+            f"learning-rate multiplier is {options.learning_rate_multiplier}",
+            path="learning_rate_multiplier",
+        )
+    if model is None:
+        return
+    if not model.supports_mode(options.tuning_mode):
+        offered = ", ".join(mode.value for mode in model.tuning_modes)
+        findings.add(
+            Code.TUNING_MODE_NOT_SUPPORTED,
+            f"{model.display_name} accepts {offered} tuning, not {options.tuning_mode.value}",
+            path="tuning_mode",
+        )
+    if options.adapter_size is not None and options.adapter_size not in model.adapter_sizes:
+        offered = ", ".join(str(size) for size in model.adapter_sizes)
+        findings.add(
+            Code.ADAPTER_SIZE_NOT_ALLOWED,
+            f"adapter size {options.adapter_size} for {model.display_name}; offered: {offered}",
+            path="adapter_size",
+        )
 
 
 def _scan_file(

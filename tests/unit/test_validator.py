@@ -11,7 +11,7 @@ import pytest
 import shared.dataset.validator as validator_module
 from shared.dataset import ValidationOptions, validate_dataset
 from shared.dataset.sources import SourceError
-from shared.model_catalog import DatasetLimits, find_base_model
+from shared.model_catalog import DatasetLimits, TuningMode, find_base_model
 from tests.unit.helpers_dataset import WordCounter, chat, turn, write_jsonl
 
 OFFLINE = ValidationOptions(check_media=False)
@@ -211,3 +211,26 @@ def test_real_tokenizer_counts_match_the_gemma_tokenizer_exactly(tmp_path, gemma
     report = validate_dataset(str(write_jsonl(tmp_path / "t.jsonl", rows)), options=OFFLINE, tokenizer=gemma_tokenizer)
     expected = sum(len(gemma_tokenizer.encode(t)) for t in ("Réponds en français.", "Bonjour, ça va ?", "Très bien, merci !"))
     assert report.tokens.total == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (ValidationOptions(model="gemini-2.5-pro", adapter_size=16), "ADAPTER_SIZE_NOT_ALLOWED"),
+        (ValidationOptions(model="gemini-2.5-flash", adapter_size=16), None),
+        (ValidationOptions(tuning_mode=TuningMode.FULL), "TUNING_MODE_NOT_SUPPORTED"),
+        (ValidationOptions(learning_rate_multiplier=0.0), "INVALID_LEARNING_RATE_MULTIPLIER"),
+        (ValidationOptions(epochs=0), "INVALID_EPOCHS"),
+    ],
+)
+def test_tuning_settings_are_checked_against_the_model_table_before_any_job_starts(tmp_path, options, expected):
+    path = write_jsonl(tmp_path / "t.jsonl", [chat(("q", "a"))])
+    report = validate(path, options=dataclasses.replace(options, check_media=False))
+    assert codes(report.errors) == ([(expected, None)] if expected else [])
+
+
+def test_open_models_accept_full_fine_tuning(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [chat(("q", "a"))])
+    report = validate(path, options=ValidationOptions(model="gemma-3-270m", tuning_mode=TuningMode.FULL, check_media=False))
+    assert report.valid
+    assert report.cost.estimated_usd is None and "compute time" in report.cost.note
