@@ -1,0 +1,1 @@
+"""Uploads: the storage notification that starts everything, and the settings an upload carries."""
