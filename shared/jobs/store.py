@@ -1,0 +1,137 @@
+"""Jobs in Firestore: `jobs/{id}` documents, changed only through transactions that check state.
+
+Every state change goes through `transition`, which reads the document in a transaction, checks
+the one transition table, appends to `history` and commits. Redelivered events therefore find the
+state already moved and change nothing (`TransitionResult.changed` is False); side effects are
+for the caller to perform after a commit that reports `changed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from shared.jobs.states import VERTEX_ACTIVE_STATES, JobState, can_transition
+
+MAX_HISTORY = 200
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    changed: bool
+    before: JobState | None  # None when the job does not exist
+    document: dict[str, Any] | None
+    refused: str | None = None  # why nothing changed when the move was not allowed
+
+
+def history_entry(state: JobState, reason: str, at: datetime) -> dict[str, Any]:
+    return {"state": state.value, "at": at, "reason": reason[:1000]}
+
+
+class JobStore:
+    """Firestore-backed job documents. `client` is a google.cloud.firestore.Client."""
+
+    def __init__(self, client: Any, collection: str = "jobs") -> None:
+        self._client = client
+        self._collection = client.collection(collection)
+
+    def reference(self, job_id: str) -> Any:
+        return self._collection.document(job_id)
+
+    def create_if_absent(self, job_id: str, document: dict[str, Any], *, reason: str) -> tuple[dict[str, Any], bool]:
+        """Create `jobs/{job_id}` in RECEIVED unless it exists; returns (document, created)."""
+        from google.cloud import firestore
+
+        ref = self.reference(job_id)
+
+        @firestore.transactional
+        def create(transaction: Any) -> tuple[dict[str, Any], bool]:
+            snapshot = ref.get(transaction=transaction)
+            if snapshot.exists:
+                return snapshot.to_dict(), False
+            now = utc_now()
+            fresh = {
+                **document,
+                "id": job_id,
+                "state": JobState.RECEIVED.value,
+                "history": [history_entry(JobState.RECEIVED, reason, now)],
+                "created_at": now,
+                "updated_at": now,
+            }
+            transaction.set(ref, fresh)
+            return fresh, True
+
+        return create(self._client.transaction())
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        snapshot = self.reference(job_id).get()
+        return snapshot.to_dict() if snapshot.exists else None
+
+    def transition(
+        self,
+        job_id: str,
+        wanted: JobState,
+        *,
+        reason: str,
+        updates: dict[str, Any] | None = None,
+        only_from: Iterable[JobState] | None = None,
+    ) -> TransitionResult:
+        """Move the job to `wanted` if the table (and `only_from`, when given) allows it."""
+        from google.cloud import firestore
+
+        ref = self.reference(job_id)
+        allowed_from = frozenset(only_from) if only_from is not None else None
+
+        @firestore.transactional
+        def move(transaction: Any) -> TransitionResult:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return TransitionResult(False, None, None, refused="no such job")
+            document = snapshot.to_dict()
+            current = JobState(document["state"])
+            if current is wanted:
+                return TransitionResult(False, current, document, refused=f"already {wanted.value}")
+            if allowed_from is not None and current not in allowed_from:
+                return TransitionResult(False, current, document, refused=f"job is {current.value}")
+            if not can_transition(current, wanted):
+                return TransitionResult(False, current, document, refused=f"{current.value} cannot move to {wanted.value}")
+            now = utc_now()
+            history = list(document.get("history", []))[-(MAX_HISTORY - 1):]
+            history.append(history_entry(wanted, reason, now))
+            changes = {**(updates or {}), "state": wanted.value, "history": history, "updated_at": now}
+            transaction.update(ref, changes)
+            document.update(changes)
+            return TransitionResult(True, current, document)
+
+        return move(self._client.transaction())
+
+    def update(self, job_id: str, updates: dict[str, Any]) -> None:
+        """Change fields that are not the state (progress, delivery logs); never the state."""
+        if "state" in updates or "history" in updates:
+            raise ValueError("state and history change only through transition()")
+        self.reference(job_id).update({**updates, "updated_at": utc_now()})
+
+    def active_jobs(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """Jobs that may have a Vertex job to poll (query: state IN [...]; index: state, updated_at)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._collection.where(
+            filter=FieldFilter("state", "in", sorted(state.value for state in VERTEX_ACTIVE_STATES))
+        ).limit(limit)
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def jobs_in_state(self, state: JobState, limit: int = 100) -> list[dict[str, Any]]:
+        from google.cloud import firestore
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("state", "==", state.value))
+            .order_by("updated_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [snapshot.to_dict() for snapshot in query.stream()]

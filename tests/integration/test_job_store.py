@@ -1,0 +1,99 @@
+"""Job documents on the real Firestore emulator: created once, moved only by the table."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from google.cloud import firestore
+
+from shared.jobs.states import JobState
+from shared.jobs.store import JobStore
+
+pytestmark = pytest.mark.integration
+S = JobState
+
+
+@pytest.fixture
+def store(firestore_emulator) -> JobStore:
+    return JobStore(firestore.Client(project="tunewire-test"), collection=f"jobs-{uuid.uuid4().hex[:8]}")
+
+
+def new_job(store: JobStore) -> str:
+    job_id = f"job-{uuid.uuid4().hex[:12]}"
+    store.create_if_absent(job_id, {"source": {"bucket": "b", "name": "t.jsonl", "generation": "1"}}, reason="uploaded")
+    return job_id
+
+
+def test_creating_the_same_job_twice_creates_it_once(store):
+    first, created = store.create_if_absent("j1", {"source": {"name": "a"}}, reason="uploaded")
+    again, created_again = store.create_if_absent("j1", {"source": {"name": "DIFFERENT"}}, reason="redelivered")
+    assert created and not created_again
+    assert again["source"] == {"name": "a"} and again["state"] == "RECEIVED"
+    assert [h["reason"] for h in store.get("j1")["history"]] == ["uploaded"]
+
+
+def test_a_transition_commits_state_history_and_updates_together(store):
+    job_id = new_job(store)
+    result = store.transition(job_id, S.VALIDATING, reason="validator started", updates={"validation": {"started": True}})
+    assert result.changed and result.before is S.RECEIVED
+    document = store.get(job_id)
+    assert document["state"] == "VALIDATING" and document["validation"] == {"started": True}
+    assert [h["state"] for h in document["history"]] == ["RECEIVED", "VALIDATING"]
+    assert document["updated_at"] >= document["created_at"]
+
+
+def test_a_redelivered_transition_changes_nothing(store):
+    job_id = new_job(store)
+    store.transition(job_id, S.VALIDATING, reason="first")
+    again = store.transition(job_id, S.VALIDATING, reason="second")
+    assert not again.changed and again.refused == "already VALIDATING"
+    assert len(store.get(job_id)["history"]) == 2
+
+
+def test_a_transition_the_table_forbids_is_refused_with_a_reason(store):
+    job_id = new_job(store)
+    result = store.transition(job_id, S.SUCCEEDED, reason="out of order")
+    assert not result.changed and result.refused == "RECEIVED cannot move to SUCCEEDED"
+    assert store.get(job_id)["state"] == "RECEIVED"
+
+
+def test_only_from_narrows_the_allowed_starting_states(store):
+    job_id = new_job(store)
+    result = store.transition(job_id, S.CANCELLED, reason="user", only_from=[S.VALIDATED])
+    assert not result.changed and result.refused == "job is RECEIVED"
+
+
+def test_two_concurrent_movers_commit_exactly_one_transition(store):
+    job_id = new_job(store)
+    store.transition(job_id, S.VALIDATING, reason="v")
+    results = []
+
+    def move(wanted):
+        results.append(store.transition(job_id, wanted, reason=f"to {wanted.value}"))
+
+    threads = [threading.Thread(target=move, args=(state,)) for state in (S.VALIDATED, S.INVALID)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(result.changed for result in results) == 1
+    assert len(store.get(job_id)["history"]) == 3
+
+
+def test_update_refuses_to_touch_state(store):
+    job_id = new_job(store)
+    with pytest.raises(ValueError, match="only through transition"):
+        store.update(job_id, {"state": "SUCCEEDED"})
+
+
+def test_active_jobs_are_those_a_vertex_job_may_exist_for(store):
+    ids = {state: new_job(store) for state in (S.RUNNING, S.SUCCEEDED, S.PENDING)}
+    for state, job_id in ids.items():
+        for step in {S.RUNNING: [S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.RUNNING],
+                     S.PENDING: [S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.PENDING],
+                     S.SUCCEEDED: [S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.RUNNING, S.SUCCEEDED]}[state]:
+            assert store.transition(job_id, step, reason="walk").changed
+    assert {job["id"] for job in store.active_jobs()} == {ids[S.RUNNING], ids[S.PENDING]}
+    assert [job["id"] for job in store.jobs_in_state(S.SUCCEEDED)] == [ids[S.SUCCEEDED]]
