@@ -52,4 +52,8 @@ CODE_EXAMPLES: dict[Code, tuple[str, str]] = {
     Code.ADAPTER_SIZE_NOT_ALLOWED: ("situation", "adapter size 16 for gemini-2.5-pro"),
     Code.INVALID_LEARNING_RATE_MULTIPLIER: ("situation", "learning-rate multiplier -1"),
     Code.TUNING_MODE_NOT_SUPPORTED: ("situation", "tuning mode `full` for gemini-2.5-flash"),
+    Code.UNKNOWN_SETTING: ("situation", "object metadata `tunewire-epoch: 3` (the key is `tunewire-epochs`)"),
+    Code.INVALID_SETTING: ("situation", "object metadata `tunewire-epochs: three`"),
+    Code.INVALID_MANIFEST: ("situation", "a manifest naming `gs://another-bucket/train.jsonl`"),
+    Code.DATASET_UNREADABLE: ("situation", "`tunewire-validation: gs://b/val.jsonl` when that object does not exist"),
 }

@@ -69,6 +69,11 @@ class Code(str, enum.Enum):
     ADAPTER_SIZE_NOT_ALLOWED = "ADAPTER_SIZE_NOT_ALLOWED"
     INVALID_LEARNING_RATE_MULTIPLIER = "INVALID_LEARNING_RATE_MULTIPLIER"
     TUNING_MODE_NOT_SUPPORTED = "TUNING_MODE_NOT_SUPPORTED"
+    # --- upload settings (object metadata and manifests) --------------------------------------
+    UNKNOWN_SETTING = "UNKNOWN_SETTING"
+    INVALID_SETTING = "INVALID_SETTING"
+    INVALID_MANIFEST = "INVALID_MANIFEST"
+    DATASET_UNREADABLE = "DATASET_UNREADABLE"
 
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -115,6 +120,10 @@ CODES: dict[Code, CodeInfo] = {
     Code.INVALID_EPOCHS: CodeInfo(E, "epochs must be a positive whole number", "Pass --epochs N with N ≥ 1, or leave it out to let the service choose."),
     Code.ADAPTER_SIZE_NOT_ALLOWED: CodeInfo(E, "adapter size is not offered for this base model", "Gemini 2.5 Flash and Flash-Lite take 1, 2, 4, 8 or 16; 2.5 Pro takes 1, 2, 4 or 8."),
     Code.INVALID_LEARNING_RATE_MULTIPLIER: CodeInfo(E, "learning-rate multiplier must be a positive number", "Use a value such as 0.5, 1.0 or 2.0, or leave it out."),
+    Code.UNKNOWN_SETTING: CodeInfo(E, "upload names a tunewire setting that does not exist", "Check the spelling against the settings table (e.g. tunewire-epochs, not tunewire-epoch)."),
+    Code.INVALID_SETTING: CodeInfo(E, "a tunewire setting has a value that cannot be used", "Fix the value: epochs and adapter size are whole numbers, URIs are gs://bucket/object, webhooks are http(s) URLs."),
+    Code.INVALID_MANIFEST: CodeInfo(E, "the manifest cannot be used", "A manifest is a JSON object naming \"training\" (relative to the manifest, same bucket) plus optional settings."),
+    Code.DATASET_UNREADABLE: CodeInfo(E, "a dataset file named by the upload cannot be read", "Upload the file, or fix the name in the manifest or tunewire-validation metadata."),
     Code.TUNING_MODE_NOT_SUPPORTED: CodeInfo(E, "tuning mode is not available for this base model", "Gemini models accept adapter (parameter-efficient) tuning only; full fine-tuning exists for open models."),
 }
 

@@ -68,8 +68,9 @@ def _open_gcs(uri: str, *, storage_client: Any, max_bytes: int | None) -> Datase
 
     try:
         blob = client.bucket(bucket_name).get_blob(object_name)
-    except gexc.GoogleAPICallError as exc:
+    except (gexc.NotFound, gexc.Forbidden, gexc.BadRequest) as exc:
         raise SourceError(f"cannot read {uri}: {exc.message}") from exc
+    # other API errors (429, 5xx, timeouts) are transient: they propagate so the caller retries
     if blob is None:
         raise SourceError(f"cannot read {uri}: no such object")
     return DatasetSource(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import orjson
@@ -18,7 +18,7 @@ from shared.dataset.example_checks import check_example
 from shared.dataset.findings import FindingCollector
 from shared.dataset.media_checks import MediaChecker
 from shared.dataset.report import CostEstimate, FileSummary, TokenSummary, ValidationReport
-from shared.dataset.sources import describe_size, iter_lines, open_dataset
+from shared.dataset.sources import SourceError, describe_size, iter_lines, open_dataset
 from shared.dataset.token_tally import TokenCounter, TokenTally
 from shared.model_catalog import (
     DEFAULT_BASE_MODEL,
@@ -51,6 +51,7 @@ class ValidationOptions:
     max_findings_per_code: int = 20
     max_line_bytes: int = MAX_LINE_BYTES
     num_threads: int | None = None
+    unreadable_files_are_findings: bool = False  # the pipeline: a missing file makes the job INVALID
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _FileScan:
     sound_examples: int = 0
     multimodal_examples: int = 0
     scanned_bytes_limit: int | None = None
+    unreadable: bool = False
     hashes: array = field(default_factory=lambda: array("q"))
     hash_lines: array = field(default_factory=lambda: array("I"))
 
@@ -81,6 +83,7 @@ def validate_dataset(
     options: ValidationOptions | None = None,
     tokenizer: TokenCounter | None = None,
     storage_client: Any = None,
+    preflight: Sequence[tuple[Code, str, str]] = (),
 ) -> ValidationReport:
     """Validate a Gemini supervised-tuning dataset; never raises on bad content.
 
@@ -88,11 +91,14 @@ def validate_dataset(
     when no tokenizer model is installed.
     """
     options = options or ValidationOptions()
+    # `preflight`: (code, path, message) findings decided before the scan, e.g. bad upload settings.
     started = time.perf_counter()
     findings = FindingCollector(max_per_code=options.max_findings_per_code)
     model = find_base_model(options.model)
     limits = model.limits if model else GEMINI_LIMITS
     _check_model_and_settings(model, options, findings)
+    for code, path, message in preflight:
+        findings.add(code, message, path=path)
 
     if tokenizer is None:
         from shared.tokens import load_tokenizer
@@ -179,7 +185,13 @@ def _scan_file(
     resolution: _Resolution,
     storage_client: Any,
 ) -> _FileScan:
-    source = open_dataset(uri, storage_client=storage_client, max_bytes=limits.max_training_file_bytes)
+    try:
+        source = open_dataset(uri, storage_client=storage_client, max_bytes=limits.max_training_file_bytes)
+    except SourceError as exc:
+        if not options.unreadable_files_are_findings:
+            raise
+        findings.add(Code.DATASET_UNREADABLE, str(exc), file=label)
+        return _FileScan(label=label, uri=uri, unreadable=True)
     scan = _FileScan(label=label, uri=uri, size=source.size)
     if label == "training" and source.size > limits.max_training_file_bytes:
         scan.scanned_bytes_limit = limits.max_training_file_bytes
@@ -309,7 +321,9 @@ def _report_overlap(training: _FileScan, validation: _FileScan, findings: Findin
 def _check_dataset_limits(
     training: _FileScan, validation: _FileScan | None, limits: DatasetLimits, findings: FindingCollector
 ) -> None:
-    if training.examples == 0:
+    if training.unreadable:
+        pass
+    elif training.examples == 0:
         findings.add(Code.NO_EXAMPLES, "the training file holds no examples", file="training")
     elif training.examples < limits.recommended_min_examples:
         findings.add(Code.FEW_EXAMPLES, f"{training.examples} training examples", file="training")
@@ -327,7 +341,7 @@ def _check_dataset_limits(
             file="training",
         )
     if validation is not None:
-        if validation.examples == 0:
+        if validation.examples == 0 and not validation.unreadable:
             findings.add(Code.NO_EXAMPLES, "the validation file holds no examples", file="validation")
         allowed = limits.max_validation_examples_for(training.examples)
         if validation.examples > allowed:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import shared.dataset.validator as validator_module
-from shared.dataset import ValidationOptions, validate_dataset
+from shared.dataset import Code, ValidationOptions, validate_dataset
 from shared.dataset.sources import SourceError
 from shared.model_catalog import DatasetLimits, TuningMode, find_base_model
 from tests.unit.helpers_dataset import WordCounter, chat, turn, write_jsonl
@@ -234,3 +234,19 @@ def test_open_models_accept_full_fine_tuning(tmp_path):
     report = validate(path, options=ValidationOptions(model="gemma-3-270m", tuning_mode=TuningMode.FULL, check_media=False))
     assert report.valid
     assert report.cost.estimated_usd is None and "compute time" in report.cost.note
+
+
+def test_the_pipeline_turns_unreadable_files_into_findings_instead_of_errors(tmp_path):
+    training = write_jsonl(tmp_path / "train.jsonl", [chat(("q", "a"))])
+    options = ValidationOptions(check_media=False, unreadable_files_are_findings=True)
+    report = validate(training, validation_uri=str(tmp_path / "missing.jsonl"), options=options)
+    assert [(e["code"], e["file"]) for e in report.errors] == [("DATASET_UNREADABLE", "validation")]
+    report = validate(tmp_path / "gone.jsonl", options=options)
+    assert report.error_counts == {"DATASET_UNREADABLE": 1}
+
+
+def test_preflight_findings_such_as_bad_upload_settings_land_in_the_report(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [chat(("q", "a"))])
+    report = validate(path, preflight=[(Code.UNKNOWN_SETTING, "tunewire-epoch", "tunewire-epoch is not a tunewire setting")])
+    assert not report.valid
+    assert [(e["code"], e["path"], e["line"]) for e in report.errors] == [("UNKNOWN_SETTING", "tunewire-epoch", None)]
