@@ -77,7 +77,7 @@ class _Resolution:
 
 
 def validate_dataset(
-    training_uri: str,
+    training_uri: str | None,
     *,
     validation_uri: str | None = None,
     options: ValidationOptions | None = None,
@@ -108,9 +108,12 @@ def validate_dataset(
     resolution = _Resolution()
 
     training_tally = TokenTally(tokenizer, findings, "training", limits.max_example_tokens, options.num_threads)
-    training = _scan_file(
-        training_uri, "training", options, limits, findings, training_tally, media, resolution, storage_client
-    )
+    if training_uri is None:  # the upload named no usable training file; preflight says why
+        training = _FileScan(label="training", uri="", unreadable=True)
+    else:
+        training = _scan_file(
+            training_uri, "training", options, limits, findings, training_tally, media, resolution, storage_client
+        )
     validation: _FileScan | None = None
     validation_tally: TokenTally | None = None
     if validation_uri:
