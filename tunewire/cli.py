@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tunewire import tokenizer_commands, validate_command
+from tunewire import tokenizer_commands, twin_command, validate_command
 
 app = typer.Typer(
     name="tunewire",
@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("validate")(validate_command.validate)
+app.command("twin")(twin_command.twin)
 app.add_typer(tokenizer_commands.app, name="tokenizer")
 
 
