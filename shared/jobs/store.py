@@ -116,6 +116,41 @@ class JobStore:
             raise ValueError("state and history change only through transition()")
         self.reference(job_id).update({**updates, "updated_at": utc_now()})
 
+    def acquire_lease(self, job_id: str, name: str, *, seconds: float, holder: str) -> bool:
+        """Take `leases.<name>` for `seconds` unless another holder has it: one launcher at a time."""
+        from datetime import timedelta
+
+        from google.cloud import firestore
+
+        ref = self.reference(job_id)
+
+        @firestore.transactional
+        def take(transaction: Any) -> bool:
+            snapshot = ref.get(transaction=transaction)
+            if not snapshot.exists:
+                return False
+            lease = (snapshot.to_dict().get("leases") or {}).get(name) or {}
+            now = utc_now()
+            if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
+                return False
+            transaction.update(ref, {f"leases.{name}": {"holder": holder, "until": now + timedelta(seconds=seconds)}})
+            return True
+
+        return take(self._client.transaction())
+
+    def release_lease(self, job_id: str, name: str, *, holder: str) -> None:
+        from google.cloud import firestore
+
+        ref = self.reference(job_id)
+
+        @firestore.transactional
+        def release(transaction: Any) -> None:
+            snapshot = ref.get(transaction=transaction)
+            if snapshot.exists and ((snapshot.to_dict().get("leases") or {}).get(name) or {}).get("holder") == holder:
+                transaction.update(ref, {f"leases.{name}": firestore.DELETE_FIELD})
+
+        release(self._client.transaction())
+
     def active_jobs(self, limit: int = 1000) -> list[dict[str, Any]]:
         """Jobs that may have a Vertex job to poll (query: state IN [...]; index: state, updated_at)."""
         from google.cloud.firestore_v1.base_query import FieldFilter

@@ -6,18 +6,11 @@ import threading
 import uuid
 
 import pytest
-from google.cloud import firestore
 
 from shared.jobs.states import JobState
-from shared.jobs.store import JobStore
 
 pytestmark = pytest.mark.integration
 S = JobState
-
-
-@pytest.fixture
-def store(firestore_emulator) -> JobStore:
-    return JobStore(firestore.Client(project="tunewire-test"), collection=f"jobs-{uuid.uuid4().hex[:8]}")
 
 
 def new_job(store: JobStore) -> str:
@@ -97,3 +90,12 @@ def test_active_jobs_are_those_a_vertex_job_may_exist_for(store):
             assert store.transition(job_id, step, reason="walk").changed
     assert {job["id"] for job in store.active_jobs()} == {ids[S.RUNNING], ids[S.PENDING]}
     assert [job["id"] for job in store.jobs_in_state(S.SUCCEEDED)] == [ids[S.SUCCEEDED]]
+
+
+def test_a_lease_is_held_by_one_holder_until_released_or_expired(store):
+    job_id = new_job(store)
+    assert store.acquire_lease(job_id, "launch", seconds=60, holder="a")
+    assert not store.acquire_lease(job_id, "launch", seconds=60, holder="b")
+    store.release_lease(job_id, "launch", holder="a")
+    assert store.acquire_lease(job_id, "launch", seconds=-1, holder="b")  # already expired
+    assert store.acquire_lease(job_id, "launch", seconds=60, holder="c")
