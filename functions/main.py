@@ -20,3 +20,24 @@ def validate_dataset(cloud_event: Any) -> None:
     from functions import validate_dataset as handler
 
     handler.on_cloud_event(cloud_event)
+
+
+@functions_framework.cloud_event
+def launch_tuning(cloud_event: Any) -> None:
+    from functions import launch_tuning as handler
+
+    handler.on_cloud_event(cloud_event)
+
+
+@functions_framework.cloud_event
+def poll_jobs(cloud_event: Any) -> None:
+    from functions import poll_jobs as handler
+
+    handler.on_cloud_event(cloud_event)
+
+
+@functions_framework.cloud_event
+def notify(cloud_event: Any) -> None:
+    from functions import notify as handler
+
+    handler.on_cloud_event(cloud_event)

@@ -1,12 +1,16 @@
-"""Capture a real GCS ``OBJECT_FINALIZE`` push delivery from the local emulators.
+"""Capture real push deliveries from the local emulators for handler tests.
 
 Starts the Pub/Sub emulator and fake-gcs-server (publishing finalize events to the
-topic ``dataset-uploads``), subscribes a PUSH subscription to that topic pointing at a
-tiny HTTP server run here, uploads an object with custom metadata, and writes the
-exact request body the emulator POSTs and its headers:
+topic ``dataset-uploads``), subscribes PUSH subscriptions on every tunewire topic pointing at a
+tiny HTTP server run here, uploads an object with custom metadata, publishes one message of each
+kind tunewire sends (through ``shared.bus.EventBus``, the code the functions use), and writes the
+exact request bodies the emulator POSTs:
 
     tests/events/gcs_finalize_push.json          (raw body bytes, unchanged)
     tests/events/gcs_finalize_push.headers.json  (request headers, as received)
+    tests/events/tuning_request_push.json        (topic tuning-requests)
+    tests/events/job_event_push.json             (topic job-events, state RUNNING)
+    tests/events/poll_tick_push.json             (topic poll-ticks, the scheduler's tick)
 
 Run from the repository root: ``python scripts/capture_events.py [--out-dir DIR]``.
 Everything it starts is stopped before it exits.
@@ -44,16 +48,17 @@ CONTENT = (
 PUSH_WAIT_S = 30.0
 
 Capture = tuple[bytes, list[tuple[str, str]]]
+OUR_TOPICS = {"tuning-requests": "tuning_request_push.json", "job-events": "job_event_push.json", "poll-ticks": "poll_tick_push.json"}
 
 
-def _push_server(deliveries: queue.Queue[Capture]) -> ThreadingHTTPServer:
+def _push_server(deliveries: queue.Queue[tuple[str, bytes, list[tuple[str, str]]]]) -> ThreadingHTTPServer:
     """An HTTP server on a free loopback port that records every POST and answers 204."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
-            deliveries.put((body, list(self.headers.items())))
+            deliveries.put((self.path, body, list(self.headers.items())))
             self.send_response(204)
             self.end_headers()
 
@@ -63,11 +68,11 @@ def _push_server(deliveries: queue.Queue[Capture]) -> ThreadingHTTPServer:
     return ThreadingHTTPServer(("127.0.0.1", free_loopback_port()), Handler)
 
 
-def capture(run_dir: Path) -> Capture:
-    """Run the emulators, upload one object, and return the first push delivery."""
+def capture(run_dir: Path) -> dict[str, Capture]:
+    """Run the emulators, upload one object, publish our messages; return deliveries by file name."""
     from google.cloud import pubsub_v1, storage
 
-    deliveries: queue.Queue[Capture] = queue.Queue()
+    deliveries: queue.Queue[tuple[str, bytes, list[tuple[str, str]]]] = queue.Queue()
     server = _push_server(deliveries)
     thread = threading.Thread(target=server.serve_forever, name="push-endpoint", daemon=True)
     thread.start()
@@ -79,7 +84,7 @@ def capture(run_dir: Path) -> Capture:
         subscriber = pubsub_v1.SubscriberClient()
         topic = publisher.topic_path(PROJECT, TOPIC)
         publisher.create_topic(name=topic)  # before fake-gcs starts: events to a missing topic are dropped
-        endpoint = f"http://127.0.0.1:{server.server_address[1]}/push"
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/projects/{PROJECT}/topics/{TOPIC}"
         subscriber.create_subscription(
             name=subscriber.subscription_path(PROJECT, SUBSCRIPTION),
             topic=topic,
@@ -94,10 +99,34 @@ def capture(run_dir: Path) -> Capture:
         blob.metadata = METADATA
         blob.upload_from_string(CONTENT, content_type="application/jsonl")
 
-        try:
-            return deliveries.get(timeout=PUSH_WAIT_S)
-        except queue.Empty:
-            raise SystemExit(f"no push delivery within {PUSH_WAIT_S}s; logs in {run_dir}") from None
+        from shared.bus import EventBus
+        from shared.config import Settings
+        from shared.messages import POLL_TICK, JobMessage
+
+        for topic_name in OUR_TOPICS:
+            topic_path = publisher.create_topic(name=publisher.topic_path(PROJECT, topic_name)).name
+            subscriber = pubsub_v1.SubscriberClient()
+            subscriber.create_subscription(
+                name=subscriber.subscription_path(PROJECT, f"{topic_name}-push"),
+                topic=topic_path,
+                push_config={"push_endpoint": f"http://127.0.0.1:{server.server_address[1]}/projects/{PROJECT}/topics/{topic_name}"},
+            )
+            subscriber.close()
+        bus = EventBus(Settings(project=PROJECT), publisher)
+        bus.request_tuning("train-3f2a9c0d1e4b5a69")
+        bus.job_state_changed("train-3f2a9c0d1e4b5a69", "RUNNING", "Vertex AI job is JOB_STATE_RUNNING")
+        bus.publish("poll-ticks", JobMessage(POLL_TICK, "scheduler"))
+
+        captured: dict[str, Capture] = {}
+        wanted = {"gcs_finalize_push.json", *OUR_TOPICS.values()}
+        while set(captured) != wanted:
+            try:
+                path, body, headers = deliveries.get(timeout=PUSH_WAIT_S)
+            except queue.Empty:
+                raise SystemExit(f"missing push deliveries {sorted(wanted - set(captured))}; logs in {run_dir}") from None
+            topic_name = path.rsplit("/", 1)[-1]
+            captured[OUR_TOPICS.get(topic_name, "gcs_finalize_push.json")] = (body, headers)
+        return captured
     finally:
         if gcs is not None:
             gcs.stop()
@@ -114,11 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     out_dir: Path = args.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tunewire-capture-") as run_dir:
-        body, headers = capture(Path(run_dir))
-    json.loads(body)  # it must be JSON; written byte for byte
-    (out_dir / "gcs_finalize_push.json").write_bytes(body)
-    (out_dir / "gcs_finalize_push.headers.json").write_text(json.dumps(dict(headers), indent=2) + "\n")
-    print(f"wrote {out_dir / 'gcs_finalize_push.json'} ({len(body)} bytes) and its headers")
+        captured = capture(Path(run_dir))
+    for name, (body, headers) in sorted(captured.items()):
+        json.loads(body)  # it must be JSON; written byte for byte
+        (out_dir / name).write_bytes(body)
+        if name == "gcs_finalize_push.json":
+            (out_dir / "gcs_finalize_push.headers.json").write_text(json.dumps(dict(headers), indent=2) + "\n")
+        print(f"wrote {out_dir / name} ({len(body)} bytes)")
     return 0
 
 

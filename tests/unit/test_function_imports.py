@@ -19,7 +19,11 @@ def modules_after_import(module: str) -> set[str]:
     return set(json.loads(output.stdout))
 
 
-@pytest.mark.parametrize("module", ["functions.main", "functions.validate_dataset"])
-def test_the_validate_path_never_imports_aiplatform_or_torch(module):
+@pytest.mark.parametrize("module", ["functions.main", "functions.validate_dataset", "functions.notify"])
+def test_validate_and_notify_never_import_aiplatform_or_torch(module):
     loaded = modules_after_import(module)
     assert not {name for name in loaded if name.startswith(HEAVY)}
+
+
+def test_the_launch_path_imports_aiplatform_only_when_it_builds_its_client():
+    assert not {name for name in modules_after_import("functions.launch_tuning") if name.startswith(HEAVY)}
