@@ -31,7 +31,7 @@ LAUNCHED_STATE = {
 
 @dataclass(frozen=True)
 class LaunchOutcome:
-    action: str  # launched | found_existing | waiting_for_quota | failed | already_done | unknown_job
+    action: str  # launched | found_existing | waiting_for_quota | failed | already_done | unknown_job | cancelled_after_create
     job_id: str
     reason: str
     state: JobState | None = None
@@ -66,7 +66,7 @@ def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any
 def _launch(job_id: str, document: dict[str, Any], *, store: JobStore, bus: Any, vertex: Any) -> LaunchOutcome:
     existing = vertex.find_by_label(job_id)
     if existing is not None:
-        return _record_launch(job_id, existing, store, bus, found=True)
+        return _record_launch(job_id, existing, store, bus, vertex, found=True)
     try:
         created = vertex.create(job_id=job_id, job_settings=document.get("settings") or {}, training_uri=document["training_uri"])
     except QuotaExhausted as exc:
@@ -82,10 +82,10 @@ def _launch(job_id: str, document: dict[str, Any], *, store: JobStore, bus: Any,
         if result.changed:
             bus.job_state_changed(job_id, JobState.FAILED.value, reason)
         return LaunchOutcome("failed", job_id, reason, JobState.FAILED)
-    return _record_launch(job_id, created, store, bus, found=False)
+    return _record_launch(job_id, created, store, bus, vertex, found=False)
 
 
-def _record_launch(job_id: str, vertex_job: VertexJob, store: JobStore, bus: Any, *, found: bool) -> LaunchOutcome:
+def _record_launch(job_id: str, vertex_job: VertexJob, store: JobStore, bus: Any, vertex: Any, *, found: bool) -> LaunchOutcome:
     wanted = LAUNCHED_STATE.get(vertex_job.state, JobState.PENDING)
     verb = "found existing" if found else "created"
     reason = f"{verb} Vertex AI tuning job {vertex_job.name} ({vertex_job.state})"
@@ -98,4 +98,8 @@ def _record_launch(job_id: str, vertex_job: VertexJob, store: JobStore, bus: Any
     )
     if result.changed:
         bus.job_state_changed(job_id, wanted.value, reason)
+    elif result.before is JobState.CANCELLING:  # cancelled while we were creating: cancel what we made
+        store.update(job_id, {"vertex": vertex_summary(vertex_job)})
+        vertex.cancel(vertex_job.name)
+        return LaunchOutcome("cancelled_after_create", job_id, f"job was cancelled during launch; {vertex_job.name} cancelled")
     return LaunchOutcome("found_existing" if found else "launched", job_id, reason, wanted)

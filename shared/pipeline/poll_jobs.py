@@ -51,11 +51,15 @@ def poll_active_jobs(*, store: JobStore, bus: Any, vertex: Any, concurrency: int
     summary = PollSummary()
     polled_jobs: list[dict[str, Any]] = []
     for job in store.active_jobs():
-        if JobState(job["state"]) is JobState.LAUNCHING and not (job.get("vertex") or {}).get("job_name"):
+        state = JobState(job["state"])
+        has_vertex_job = bool((job.get("vertex") or {}).get("job_name"))
+        if state is JobState.LAUNCHING and not has_vertex_job:
             if _should_relaunch(job):
                 bus.request_tuning(job["id"])
                 summary.relaunched.append(job["id"])
-        elif (job.get("vertex") or {}).get("job_name"):
+        elif state is JobState.CANCELLING and not has_vertex_job:
+            _settle_cancel_before_vertex(job, store=store, bus=bus, vertex=vertex, summary=summary)
+        elif has_vertex_job:
             polled_jobs.append(job)
 
     def fetch(job: dict[str, Any]) -> tuple[dict[str, Any], VertexJob | Exception]:
@@ -140,3 +144,21 @@ def _fail_lost_job(job: dict[str, Any], message: str, store: JobStore, bus: Any,
     if result.changed:
         bus.job_state_changed(job["id"], JobState.FAILED.value, reason)
         summary.transitions.append((job["id"], JobState.FAILED.value))
+
+
+def _settle_cancel_before_vertex(job: dict[str, Any], *, store: JobStore, bus: Any, vertex: Any, summary: PollSummary) -> None:
+    """A job cancelled while launching: cancel the Vertex job if the launch made one, else end it."""
+    found = vertex.find_by_label(job["id"])
+    if found is not None:
+        store.update(job["id"], {"vertex": {"job_name": found.name, "state": found.state}})
+        if not found.ended:
+            vertex.cancel(found.name)
+        return
+    lease = (job.get("leases") or {}).get("launch") or {}
+    if lease.get("until") and lease["until"] > utc_now():
+        return  # a launch is still in flight; look again next tick
+    reason = "cancelled before a Vertex AI job was created"
+    result = store.transition(job["id"], JobState.CANCELLED, reason=reason, only_from=[JobState.CANCELLING])
+    if result.changed:
+        bus.job_state_changed(job["id"], JobState.CANCELLED.value, reason)
+        summary.transitions.append((job["id"], JobState.CANCELLED.value))

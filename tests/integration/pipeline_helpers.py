@@ -3,11 +3,13 @@ a Vertex client pointed at a twin."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from shared.config import Settings
 from shared.jobs.states import JobState
 from shared.jobs.store import JobStore
+from shared.pipeline.poll_jobs import poll_active_jobs
 from shared.vertex import VertexTuning
 
 PROJECT = "tunewire-test"
@@ -43,3 +45,14 @@ def validated_job(store: JobStore, training_uri: str, **settings) -> str:
 
 def vertex_for(server) -> VertexTuning:
     return VertexTuning(Settings(project=PROJECT, region="us-central1", vertex_endpoint=server.url))
+
+
+def poll_until(state: JobState, job_id: str, *, store, bus, vertex, timeout_s: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        poll_active_jobs(store=store, bus=bus, vertex=vertex)
+        job = store.get(job_id)
+        if job["state"] == state.value:
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"{job_id} never reached {state.value}: {store.get(job_id)['state']}")

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from shared.jobs.states import JobState
 from shared.pipeline.launch_tuning import handle_tuning_request
 from shared.pipeline.poll_jobs import poll_active_jobs
-from tests.integration.pipeline_helpers import RecordingBus, validated_job, vertex_for
+from tests.integration.pipeline_helpers import RecordingBus, poll_until, validated_job, vertex_for
 
 pytestmark = pytest.mark.integration
-
-
-def poll_until(state: JobState, job_id: str, *, store, bus, vertex, timeout_s: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        poll_active_jobs(store=store, bus=bus, vertex=vertex)
-        job = store.get(job_id)
-        if job["state"] == state.value:
-            return job
-        time.sleep(0.3)
-    raise AssertionError(f"{job_id} never reached {state.value}: {store.get(job_id)['state']}")
 
 
 def test_polling_follows_a_job_to_succeeded_with_its_tuned_model_and_one_event_per_transition(twin, store, training_uri):
