@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
 from functions import runtime
@@ -14,11 +13,8 @@ from shared.uploads.notification import PoisonMessage
 FUNCTION = "launch_tuning"
 
 
-@lru_cache(maxsize=1)
 def vertex() -> Any:
-    from shared.vertex import VertexTuning
-
-    return VertexTuning(runtime.settings())
+    return runtime.clients().vertex
 
 
 def on_cloud_event(cloud_event: Any) -> None:

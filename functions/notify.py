@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any
 
 from functions import runtime
@@ -14,12 +13,8 @@ from shared.uploads.notification import PoisonMessage
 FUNCTION = "notify"
 
 
-@lru_cache(maxsize=1)
 def registry() -> Any:
-    from shared.webhooks.registry import EndpointRegistry, secret_store_for
-
-    settings = runtime.settings()
-    return EndpointRegistry(runtime.firestore_client(), settings, secret_store_for(settings))
+    return runtime.clients().endpoints
 
 
 def on_cloud_event(cloud_event: Any) -> None:
@@ -40,7 +35,7 @@ def on_cloud_event(cloud_event: Any) -> None:
         settings=settings,
         store=runtime.job_store(),
         registry=registry(),
-        deliveries=runtime.firestore_client().collection(settings.deliveries_collection),
+        deliveries=runtime.clients().deliveries,
     )
     runtime.log_event(logging.INFO, "webhooks sent", function=FUNCTION, job_id=message.job_id, event=outcome.event_type,
                       delivered=outcome.delivered, skipped=outcome.skipped, gone=outcome.gone, refused=outcome.refused)

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from shared.clients import Clients
 from shared.config import Settings
 
 log = logging.getLogger("tunewire")
@@ -45,36 +46,28 @@ def log_event(level: int, message: str, **fields: Any) -> None:
 
 
 @lru_cache(maxsize=1)
+def clients() -> Clients:
+    return Clients(Settings.from_env())
+
+
 def settings() -> Settings:
-    return Settings.from_env()
+    return clients().settings
 
 
-@lru_cache(maxsize=1)
-def firestore_client() -> Any:
-    from google.cloud import firestore
-
-    return firestore.Client(project=settings().project or None)
-
-
-@lru_cache(maxsize=1)
 def job_store() -> Any:
-    from shared.jobs.store import JobStore
-
-    return JobStore(firestore_client(), settings().jobs_collection)
+    return clients().jobs
 
 
-@lru_cache(maxsize=1)
 def storage_client() -> Any:
-    from shared.gcs import gcs_client
-
-    return gcs_client()
+    return clients().storage
 
 
-@lru_cache(maxsize=1)
 def event_bus() -> Any:
-    from shared.bus import EventBus
+    return clients().bus
 
-    return EventBus(settings())
+
+def firestore_client() -> Any:
+    return clients().firestore
 
 
 def pubsub_message(cloud_event: Any) -> dict[str, Any]:

@@ -34,11 +34,9 @@ def path_of(body: dict) -> str:
 def runtime_clients(mocker):
     from functions import runtime
 
-    mocker.patch.object(runtime, "settings", return_value=Settings(max_event_age_s=3600))
-    for name in ("job_store", "event_bus", "storage_client", "firestore_client"):
-        mocker.patch.object(runtime, name, return_value=mocker.MagicMock(name=name))
-    mocker.patch("functions.launch_tuning.vertex", return_value=mocker.MagicMock(name="vertex"))
-    mocker.patch("functions.notify.registry", return_value=mocker.MagicMock(name="registry"))
+    clients = mocker.MagicMock(name="clients")
+    clients.settings = Settings(max_event_age_s=3600)
+    mocker.patch.object(runtime, "clients", return_value=clients)
 
 
 def client_for(target: str):

@@ -35,9 +35,9 @@ def handled(mocker):
     """The pipeline step replaced by a mock; runtime clients replaced by stand-ins."""
     from functions import runtime
 
-    mocker.patch.object(runtime, "settings", return_value=Settings(max_event_age_s=3600))
-    for name in ("job_store", "event_bus", "storage_client"):
-        mocker.patch.object(runtime, name, return_value=mocker.MagicMock(name=name))
+    clients = mocker.MagicMock(name="clients")
+    clients.settings = Settings(max_event_age_s=3600)
+    mocker.patch.object(runtime, "clients", return_value=clients)
     return mocker.patch("functions.validate_dataset.handle_upload", return_value=UploadOutcome("validated", "train-1", "valid"))
 
 
