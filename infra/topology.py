@@ -46,6 +46,7 @@ class DeliveryPolicy:
     min_backoff_s: int = 1
     max_backoff_s: int = 10
     max_delivery_attempts: int = 5
+    copies: int = 1  # > 1 only in tests: N push subscriptions per topic deliver every message N times
 
 
 def create_topics(settings: Settings, publisher: Any) -> None:
@@ -67,11 +68,12 @@ def create_subscriptions(settings: Settings, subscriber: Any, function_urls: dic
     from google.protobuf import duration_pb2
 
     project = settings.project
-    for route in routes(settings):
+    for route, copy in ((route, copy) for route in routes(settings) for copy in range(policy.copies)):
         topic_path = f"projects/{project}/topics/{route.topic}"
         dlq_path = f"projects/{project}/topics/{dead_letter_topic(route.topic)}"
+        name = push_subscription(route.topic) + (f"-copy{copy}" if copy else "")
         request = {
-            "name": subscriber.subscription_path(project, push_subscription(route.topic)),
+            "name": subscriber.subscription_path(project, name),
             "topic": topic_path,
             "push_config": {"push_endpoint": f"{function_urls[route.function]}/projects/{project}/topics/{route.topic}"},
             "ack_deadline_seconds": policy.ack_deadline_s,

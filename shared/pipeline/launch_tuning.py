@@ -66,7 +66,7 @@ def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any
 def _launch(job_id: str, document: dict[str, Any], *, store: JobStore, bus: Any, vertex: Any) -> LaunchOutcome:
     existing = vertex.find_by_label(job_id)
     if existing is not None:
-        return _record_launch(job_id, existing, store, bus, vertex, found=True)
+        return _record_launch(job_id, document, existing, store, bus, vertex, found=True)
     try:
         created = vertex.create(job_id=job_id, job_settings=document.get("settings") or {}, training_uri=document["training_uri"])
     except QuotaExhausted as exc:
@@ -82,10 +82,12 @@ def _launch(job_id: str, document: dict[str, Any], *, store: JobStore, bus: Any,
         if result.changed:
             bus.job_state_changed(job_id, JobState.FAILED.value, reason)
         return LaunchOutcome("failed", job_id, reason, JobState.FAILED)
-    return _record_launch(job_id, created, store, bus, vertex, found=False)
+    return _record_launch(job_id, document, created, store, bus, vertex, found=False)
 
 
-def _record_launch(job_id: str, vertex_job: VertexJob, store: JobStore, bus: Any, vertex: Any, *, found: bool) -> LaunchOutcome:
+def _record_launch(
+    job_id: str, document: dict[str, Any], vertex_job: VertexJob, store: JobStore, bus: Any, vertex: Any, *, found: bool
+) -> LaunchOutcome:
     wanted = LAUNCHED_STATE.get(vertex_job.state, JobState.PENDING)
     verb = "found existing" if found else "created"
     reason = f"{verb} Vertex AI tuning job {vertex_job.name} ({vertex_job.state})"
@@ -93,7 +95,10 @@ def _record_launch(job_id: str, vertex_job: VertexJob, store: JobStore, bus: Any
         job_id,
         wanted,
         reason=reason,
-        updates={"vertex": vertex_summary(vertex_job), "launch": {"waiting_for_quota": False, "launched_at": utc_now()}},
+        updates={
+            "vertex": vertex_summary(vertex_job),
+            "launch": {**(document.get("launch") or {}), "waiting_for_quota": False, "launched_at": utc_now()},
+        },
         only_from=[JobState.LAUNCHING],
     )
     if result.changed:
