@@ -111,3 +111,12 @@ def endpoint(version: str, project: str, location: str, endpoint_ref: str) -> Re
     if verb != "generateContent":
         raise ApiError.not_found(f"Unknown method :{verb or '(none)'} on endpoints; the twin serves :generateContent.")
     return _ok(service.generate(project, location, endpoint_id, _json_body(required=True)))
+
+
+@blueprint.route(f"{_PARENT}/publishers/google/models/<model_ref>", methods=["POST"])
+def publisher_model(version: str, project: str, location: str, model_ref: str) -> Response:
+    """The untuned base model, as Vertex serves `publishers/google/models/{model}:generateContent`."""
+    model, verb = _split_verb(model_ref)
+    if verb != "generateContent":
+        raise ApiError.not_found(f"Unknown method :{verb or '(none)'} on publisher models; the twin serves :generateContent.")
+    return _ok(_service().generate_with_base_model(project, location, model, _json_body(required=True)))

@@ -16,6 +16,7 @@ from infra.twin.errors import ApiError
 from infra.twin.filters import parse_filter
 from infra.twin.generation import generation_response, parse_generation_request
 from infra.twin.jobs import DEFAULT_EPOCH_COUNT, DEFAULT_LEARNING_RATE_MULTIPLIER, JobRecord, lora_rank_for
+from infra.twin.model_mapping import UnknownBaseModel, resolve_base_model
 from infra.twin.progress import ProgressLog, metrics_response
 from infra.twin.store import JobStore
 from infra.twin.validation import parse_create_request
@@ -157,6 +158,19 @@ class TuningService:
         return metrics_response(events, local_base=local_base, state=state)
 
     # -- endpoints ---------------------------------------------------------------------------
+
+    def generate_with_base_model(self, project: str, location: str, model: str, body: Any) -> dict[str, Any]:
+        """`publishers/google/models/{model}:generateContent`: the untuned local base that `model` maps to."""
+        self.check_parent(project, location)
+        try:
+            resolved = resolve_base_model(model, LocalBase(self.config.local_model))
+        except UnknownBaseModel as exc:
+            raise ApiError.not_found(f"Publisher model {model} is not served by the twin.") from exc
+        request = parse_generation_request(body)
+        engine = self.engines.get()
+        with self._generate_lock:
+            result = engine.generate(None, resolved.local_base, request)
+        return generation_response(result, model_version=resolved.canonical)
 
     def generate(self, project: str, location: str, endpoint_id: str, body: Any) -> dict[str, Any]:
         self.check_parent(project, location)

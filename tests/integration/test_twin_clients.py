@@ -419,3 +419,20 @@ def test_real_engine_full_tuning_of_the_open_tiny_model_through_genai(twin_facto
         model=done.tuned_model.endpoint, contents="Nice lamp.", config=genai_types.GenerateContentConfig(max_output_tokens=8)
     )
     assert reply.candidates and reply.candidates[0].content.role == "model"
+
+
+def test_the_untuned_base_model_answers_at_its_publisher_model_path(tmp_path_factory, fake_gcs):
+    from infra.twin.process import start_twin
+
+    run = tmp_path_factory.mktemp("twin-base")
+    twin = start_twin(run, data_dir=run / "data", engine="fake", env=fake_gcs.env)
+    try:
+        url = f"{twin.url}/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+        answer = requests.post(url, json=body, timeout=30).json()
+        assert answer["candidates"][0]["content"]["role"] == "model"
+        assert answer["modelVersion"] == "gemini-2.5-flash"
+        missing = requests.post(url.replace("gemini-2.5-flash", "gpt-4"), json=body, timeout=30)
+        assert missing.status_code == 404 and missing.json()["error"]["status"] == "NOT_FOUND"
+    finally:
+        twin.stop()
