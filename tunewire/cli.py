@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from tunewire import stack_commands, tokenizer_commands, twin_command, validate_command
+from tunewire import demo, stack_commands, tokenizer_commands, twin_command, validate_command
+from tunewire import (
+    ask_command,
+    cancel_command,
+    jobs_command,
+    show_command,
+    submit_command,
+    watch_command,
+    webhooks_commands,
+)
 
 app = typer.Typer(
     name="tunewire",
@@ -19,7 +28,15 @@ app.command("down")(stack_commands.down)
 app.command("status")(stack_commands.status)
 app.command("env")(stack_commands.env)
 app.command("twin")(twin_command.twin)
+app.command("demo")(demo.demo)
 app.add_typer(tokenizer_commands.app, name="tokenizer")
+app.command("submit")(submit_command.submit)
+app.command("jobs")(jobs_command.jobs)
+app.command("show")(show_command.show)
+app.command("watch")(watch_command.watch)
+app.command("cancel")(cancel_command.cancel)
+app.command("ask")(ask_command.ask)
+app.add_typer(webhooks_commands.app, name="webhooks")
 
 
 def main() -> None:
