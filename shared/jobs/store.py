@@ -170,3 +170,37 @@ class JobStore:
             .limit(limit)
         )
         return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def recent_jobs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recently updated jobs, newest first (query: order by updated_at desc;
+        index: the automatic single-field index on updated_at)."""
+        from google.cloud import firestore
+
+        query = self._collection.order_by("updated_at", direction=firestore.Query.DESCENDING).limit(limit)
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def jobs_with_source_prefix(
+        self, prefix: str, limit: int = 50, *, state: JobState | None = None, scan_limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Jobs whose `source.name` starts with `prefix` (optionally in `state`), newest first.
+
+        Query: `source.name >= prefix` and `< prefix + "\\uf8ff"`, ordered by `source.name`
+        (Firestore orders a range query by its field first); index: the automatic single-field
+        index on source.name, no composite one. At most `scan_limit` matches are read; `state`
+        is filtered and `updated_at` sorted here, so with more matches than that the newest may
+        be missed.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("source.name", ">=", prefix))
+            .where(filter=FieldFilter("source.name", "<", prefix + "\uf8ff"))
+            .order_by("source.name")
+            .limit(max(limit, scan_limit))
+        )
+        jobs = [snapshot.to_dict() for snapshot in query.stream()]
+        if state is not None:
+            jobs = [job for job in jobs if job.get("state") == state.value]
+        oldest = datetime.min.replace(tzinfo=timezone.utc)
+        jobs.sort(key=lambda job: job.get("updated_at") or oldest, reverse=True)
+        return jobs[:limit]
