@@ -187,7 +187,7 @@ class ManagedProcess:
         while True:
             if self._popen is not None:
                 self._popen.poll()  # reap our own child, the group leader
-            alive = _group_running(pgid) if running_only else _group_exists(pgid)
+            alive = _group_running(pgid) if running_only else group_exists(pgid)
             if not alive:
                 return True
             if time.monotonic() >= deadline:
@@ -208,7 +208,7 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _group_exists(pgid: int) -> bool:
+def group_exists(pgid: int) -> bool:
     """True while any process, zombies included, is still in group ``pgid``."""
     try:
         os.killpg(pgid, 0)
@@ -224,11 +224,11 @@ def _group_running(pgid: int) -> bool:
 
     Orphaned members are reaped by init, which may take a moment; a zombie holds no
     resources, so it does not count as running. Without ``/proc`` this falls back to
-    :func:`_group_exists`.
+    :func:`group_exists`.
     """
     proc = Path("/proc")
     if not proc.is_dir():
-        return _group_exists(pgid)
+        return group_exists(pgid)
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue

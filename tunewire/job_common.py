@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import enum
 import json
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -19,6 +17,7 @@ import click
 import typer
 
 from tunewire.console import fail
+from shared.jsonable import plain
 
 EXIT_OK = 0
 EXIT_JOB_NOT_SUCCEEDED = 1
@@ -57,32 +56,8 @@ def get_job(clients: Any, job_id: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ JSON and times
 
 
-def rfc3339(moment: _dt.datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def plain(value: Any) -> Any:
-    """A JSON-ready copy: datetimes as RFC 3339 (UTC, `Z`), enums as values, non-finite floats
-    as None, bytes as text, other objects as their str()."""
-    if isinstance(value, enum.Enum):
-        return plain(value.value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, _dt.datetime):
-        return rfc3339(value)
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item) for item in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
 
 
 def to_json(value: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Annotated
 import orjson
 import typer
 
+from infra.processes import group_exists
 from tunewire.console import console, err_console, fail
 
 DETACH_TIMEOUT_S = 300.0
@@ -147,23 +148,13 @@ def down() -> None:
     leftovers = 0
     for component in state.get("components", []):
         pgid = component.get("pgid")
-        if pgid and _group_alive(pgid):
+        if pgid and group_exists(pgid):
             leftovers += 1
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
     err_console.print("stopped" + (f" (killed {leftovers} leftover process groups)" if leftovers else ""))
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print the state as JSON.")] = False) -> None:

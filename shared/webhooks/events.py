@@ -9,14 +9,13 @@ keys may be missing and then shows up as ``None`` in the payload, never as an ex
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from typing import Any, Final
 
 from shared.jobs.states import JobState
+from shared.jsonable import plain as _plain, rfc3339
 
 JOB_VALIDATED: Final = "tuning.job.validated"
 JOB_INVALID: Final = "tuning.job.invalid"
@@ -73,11 +72,6 @@ def webhook_message_id(job_id: str, event_type: str) -> str:
     return MESSAGE_ID_PREFIX + digest[:_MESSAGE_ID_HEX_CHARS]
 
 
-def rfc3339(moment: _dt.datetime) -> str:
-    """``2025-01-02T03:04:05.123456Z``: UTC, ``Z`` suffix; a naive datetime is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def build_payload(
@@ -188,23 +182,3 @@ def _as_datetime(value: Any) -> _dt.datetime | None:
     return None
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready copy: datetimes as RFC 3339, enums as their value, tuples as lists, NaN and
-    infinities as None, other unknown objects as their str()."""
-    if isinstance(value, enum.Enum):  # before str: JobState is a str enum
-        return _plain(value.value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, _dt.datetime):
-        return rfc3339(value)
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(item) for item in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
