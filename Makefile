@@ -39,3 +39,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# The Cloud Functions source Terraform zips (terraform/build/function-source): functions/, shared/,
+# the tokenizer model, a main.py shim and requirements.txt from pyproject's runtime dependencies.
+# Run it before every `terraform apply` (docs/deploy.md).
+.PHONY: function-source
+function-source: install
+	$(BIN)/python scripts/function_requirements.py --stage terraform/build/function-source
