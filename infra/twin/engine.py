@@ -32,7 +32,7 @@ class TrainingSpec:
     training_file: Path  # local JSONL copy of the training dataset (Gemini SFT format)
     output_dir: Path  # checkpoints/, metrics.jsonl and stats live here
     validation_file: Path | None = None
-    epochs: int = 3
+    epochs: int = 1  # the smallest that takes Gemma 3 270M to 40/40 on examples/sentiment (LoRA rank 4, lr 4e-4)
     learning_rate_multiplier: float = 1.0
     lora_rank: int = 4
     batch_size: int = 4

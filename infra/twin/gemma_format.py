@@ -345,9 +345,14 @@ def prepare_dataset(records: Iterable[Any], tokenizer: Tokenizer, *, max_seq_len
 
 
 def _read_jsonl(path: Path) -> Iterable[Any]:
-    with Path(path).open("r", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
+    with Path(path).open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield MalformedExample("malformed example: line is not valid UTF-8")
                 continue
             try:
                 yield json.loads(line)

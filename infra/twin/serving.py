@@ -13,6 +13,7 @@ its modification time and the base). LoRA checkpoints are merged into their base
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,9 @@ def _load(checkpoint_path: Path | None, base: LocalBase, progress: Progress | No
         from peft import PeftModel
 
         model, _info = load_base_model(base, progress)
-        model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     else:
         from infra.twin.trainer import load_full_checkpoint
 

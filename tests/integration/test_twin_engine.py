@@ -25,7 +25,7 @@ from infra.twin.engine import (
     TrainingSpec,
 )
 from infra.twin.gemma_format import IGNORE_INDEX, format_prompt, prepare_file
-from infra.twin.trainer import TorchTrainingEngine, collate, labelled_positions_loss
+from infra.twin.trainer import TorchTrainingEngine, _sparse_tied_embedding_gradient, collate, labelled_positions_loss
 
 pytestmark = pytest.mark.integration
 
@@ -214,6 +214,11 @@ def test_too_many_dropped_examples_fail_before_any_step(engine: TorchTrainingEng
     assert not (tmp_path / "out" / "checkpoints").exists()
 
 
+def test_missing_dataset_file_fails(engine: TorchTrainingEngine, data_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingFailed, match="not found"):
+        engine.train(make_spec(data_dir, tmp_path, validation_file=tmp_path / "absent.jsonl"), RecordingObserver())
+
+
 def test_nothing_trainable_fails(engine: TorchTrainingEngine, data_dir: Path, tmp_path: Path) -> None:
     training = tmp_path / "train.jsonl"
     training.write_text("", encoding="utf-8")
@@ -241,5 +246,14 @@ def test_labelled_positions_loss_equals_full_logits_loss(data_dir: Path) -> None
     plain = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, labels=batch.labels).loss
     plain.backward()
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    for fast_grad, parameter in zip(fast_grads, model.parameters()):
+        torch.testing.assert_close(fast_grad, parameter.grad, rtol=1e-4, atol=1e-6)
+
+    # full fine-tuning's sparse tied-embedding gradient: same (dense) gradient, less memory
+    model.zero_grad()
+    _sparse_tied_embedding_gradient(model)
+    assert model.model.embed_tokens.sparse
+    labelled_positions_loss(model, batch).backward()
+    assert not model.model.embed_tokens.weight.grad.is_sparse
     for fast_grad, parameter in zip(fast_grads, model.parameters()):
         torch.testing.assert_close(fast_grad, parameter.grad, rtol=1e-4, atol=1e-6)

@@ -196,11 +196,15 @@ def test_token_distribution_percentiles() -> None:
 
 def test_prepare_file_skips_blank_lines_and_drops_bad_json(gemma_tokenizer: GemmaTokenizer, tmp_path: Path) -> None:
     path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps(sentiment_example()) + "\n\n{broken\n" + json.dumps(sentiment_example("Meh.", "negative")) + "\n")
+    good, other = json.dumps(sentiment_example()), json.dumps(sentiment_example("Meh.", "negative"))
+    path.write_bytes(f"{good}\n\n{{broken\n{other}\n".encode() + b"\xff\xfe\n")
     dataset = prepare_file(path, gemma_tokenizer, max_seq_len=128)
-    assert dataset.total_count == 3
+    assert dataset.total_count == 4
     assert [example.index for example in dataset.examples] == [0, 2]
-    assert dataset.dropped[0].index == 1 and "not valid JSON" in dataset.dropped[0].reason
+    assert [(dropped.index, dropped.reason.split(": ")[1]) for dropped in dataset.dropped] == [
+        (1, "line is not valid JSON"),
+        (3, "line is not valid UTF-8"),
+    ]
 
 
 def test_prompt_matches_training_prefix_and_ends_with_model_turn(gemma_tokenizer: GemmaTokenizer) -> None:
