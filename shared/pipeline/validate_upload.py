@@ -70,7 +70,7 @@ def handle_upload(
         "kind": upload.kind.value,
         "size": upload.size,
     }
-    document, created = store.create_if_absent(job_id, {"source": source}, reason=f"{upload.kind.value} uploaded")
+    document, _ = store.create_if_absent(job_id, {"source": source}, reason=f"{upload.kind.value} uploaded")
     state = JobState(document["state"])
     if state is JobState.RECEIVED:
         store.transition(job_id, JobState.VALIDATING, reason="validation started")

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from shared.jobs.states import JobState
+from shared.jobs.store import JobStore
 
 pytestmark = pytest.mark.integration
 S = JobState
