@@ -91,7 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50, help="sequential uploads measured")
     parser.add_argument("--burst", type=int, default=100, help="uploads sent at once")
-    parser.add_argument("--examples", type=int, default=8, help="examples per small dataset")
+    parser.add_argument("--examples", type=int, default=32, help="examples per small dataset")
     args = parser.parse_args()
     body = ("\n".join(EXAMPLE.read_text().splitlines()[: args.examples]) + "\n").encode()
 
@@ -110,8 +110,11 @@ def main() -> None:
                 uploads[name] = (job_id, uploaded)
                 job = wait_for(clients, job_id, {"SUCCEEDED", "FAILED", "INVALID", "CANCELLED"})
                 validated.append(at(job, "VALIDATED") - uploaded)
-                running.append(at(job, "RUNNING") - uploaded)
-                print(f"  {i + 1:>3}/{args.n}  validated {validated[-1]:.2f} s  running {running[-1]:.2f} s", flush=True)
+                running_at = at(job, "RUNNING")  # None when training ended between two poll ticks
+                if running_at is not None:
+                    running.append(running_at - uploaded)
+                shown = f"{running[-1]:.2f} s" if running_at is not None else "not seen (ended between ticks)"
+                print(f"  {i + 1:>3}/{args.n}  validated {validated[-1]:.2f} s  running {shown}", flush=True)
             time.sleep(1)
             received = {json.loads(line)["name"]: json.loads(line)["received"] for line in hop_log.read_text().splitlines()}
             hops = [received[name] - uploaded for name, (_, uploaded) in uploads.items() if name in received]
@@ -138,6 +141,7 @@ def main() -> None:
         "n": args.n,
         "validated_p50_s": round(statistics.median(validated), 3),
         "validated_p95_s": round(percentile(validated, 95), 3),
+        "running_seen": len(running),
         "running_p50_s": round(statistics.median(running), 3),
         "running_p95_s": round(percentile(running, 95), 3),
         "hop_p50_s": round(statistics.median(hops), 3),
