@@ -74,10 +74,14 @@ def notify_job_event(
     body = encode_payload(build_payload({**job, "state": state}, event_type))
     for target in _targets(job, registry):
         record_ref = deliveries.document(_delivery_id(message_id, target))
-        record = record_ref.get()
-        if record.exists and record.to_dict().get("status") in ("delivered", "refused", "gone"):
+        claim = _claim(deliveries, record_ref, lease_s=2 * timeout_s + 5)
+        if claim == "done":
             outcome.skipped.append(target.endpoint_id)
             continue
+        if claim == "busy":  # a concurrent delivery of the same event holds it; look again on retry
+            outcome.failed.append(target.endpoint_id)
+            continue
+        record = record_ref.get()
         headers = sign_with_all(list(target.secrets), message_id, int(time.time()), body)
         attempt = deliver_to_url(
             target.url,
@@ -95,6 +99,29 @@ def notify_job_event(
     if outcome.failed:
         raise DeliveryFailed(f"{len(outcome.failed)} webhook deliveries failed for {job_id} {event_type}: {', '.join(outcome.failed)}")
     return outcome
+
+
+def _claim(deliveries: Any, record_ref: Any, *, lease_s: float) -> str:
+    """Take the delivery record for this attempt in a transaction: "done" when it was already
+    delivered (or refused / gone), "busy" while another invocation's attempt is in flight, else
+    "claimed" — so two concurrent deliveries of one event never both POST."""
+    from datetime import timedelta
+
+    from google.cloud import firestore
+
+    @firestore.transactional
+    def claim(transaction: Any) -> str:
+        snapshot = record_ref.get(transaction=transaction)
+        record = snapshot.to_dict() if snapshot.exists else {}
+        if record.get("status") in ("delivered", "refused", "gone"):
+            return "done"
+        now = datetime.now(timezone.utc)
+        if record.get("in_flight_until") and record["in_flight_until"] > now:
+            return "busy"
+        transaction.set(record_ref, {"in_flight_until": now + timedelta(seconds=lease_s)}, merge=True)
+        return "claimed"
+
+    return claim(deliveries._client.transaction())
 
 
 def _targets(job: dict[str, Any], registry: EndpointRegistry) -> list[Target]:
@@ -138,6 +165,7 @@ def _log_attempt(record_ref: Any, record: Any, job_id: str, event_type: str, mes
             "status": attempt.outcome,
             "attempts": attempts[-50:],
             "updated_at": now,
+            "in_flight_until": None,
         }
     )
     from google.cloud import firestore

@@ -133,3 +133,21 @@ def test_signing_secrets_never_reach_firestore(world):
     documents = [world["store"].get(world["job_id"])] + [s.to_dict() for s in world["deliveries"].stream()]
     documents += [e.to_dict() for e in world["registry"].list()]
     assert secret not in repr(documents) and secret.split("_", 1)[1] not in repr(documents)
+
+
+def test_two_concurrent_deliveries_of_one_event_post_once(world):
+    outcomes, errors = [], []
+
+    def run():
+        try:
+            outcomes.append(notify(world))
+        except DeliveryFailed as exc:  # the one that found the other's attempt in flight
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert world["receiver"].requests == 1 and len(world["receiver"].events) == 1
+    assert notify(world).skipped == [world["endpoint"].id]
