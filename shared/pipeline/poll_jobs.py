@@ -76,7 +76,11 @@ def poll_active_jobs(*, store: JobStore, bus: Any, vertex: Any, concurrency: int
                 if isinstance(result, PermanentVertexError):
                     _fail_lost_job(job, str(result), store, bus, summary)
                 continue
-            changed = record_vertex_job(job, result, store=store, bus=bus)
+            try:
+                changed = record_vertex_job(job, result, store=store, bus=bus)
+            except Exception as exc:  # noqa: BLE001 - one job's commit failing must not stop the tick
+                summary.errors.append((job["id"], f"{type(exc).__name__}: {exc}"[:300]))
+                continue
             if changed is not None:
                 summary.transitions.append((job["id"], changed.value))
     return summary
