@@ -13,10 +13,6 @@ from shared.uploads.notification import PoisonMessage
 FUNCTION = "launch_tuning"
 
 
-def vertex() -> Any:
-    return runtime.clients().vertex
-
-
 def on_cloud_event(cloud_event: Any) -> None:
     if runtime.too_old(cloud_event, FUNCTION):
         return
@@ -25,6 +21,7 @@ def on_cloud_event(cloud_event: Any) -> None:
     except PoisonMessage as exc:
         runtime.log_event(logging.ERROR, "poison message acknowledged", function=FUNCTION, reason=str(exc), event_id=cloud_event["id"])
         return
-    outcome = handle_tuning_request(message.job_id, store=runtime.job_store(), bus=runtime.event_bus(), vertex=vertex())
+    clients = runtime.clients()
+    outcome = handle_tuning_request(message.job_id, store=clients.jobs, bus=clients.bus, vertex=clients.vertex)
     level = logging.WARNING if outcome.action in ("unknown_job", "failed", "waiting_for_quota") else logging.INFO
     runtime.log_event(level, f"launch {outcome.action}", function=FUNCTION, job_id=outcome.job_id, reason=outcome.reason)

@@ -13,10 +13,6 @@ from shared.uploads.notification import PoisonMessage
 FUNCTION = "notify"
 
 
-def registry() -> Any:
-    return runtime.clients().endpoints
-
-
 def on_cloud_event(cloud_event: Any) -> None:
     if runtime.too_old(cloud_event, FUNCTION):
         return
@@ -28,14 +24,14 @@ def on_cloud_event(cloud_event: Any) -> None:
     if not message.state:
         runtime.log_event(logging.ERROR, "job event without a state acknowledged", function=FUNCTION, job_id=message.job_id)
         return
-    settings = runtime.settings()
+    clients = runtime.clients()
     outcome = notify_job_event(
         job_id=message.job_id,
         state=message.state,
-        settings=settings,
-        store=runtime.job_store(),
-        registry=registry(),
-        deliveries=runtime.clients().deliveries,
+        settings=clients.settings,
+        store=clients.jobs,
+        registry=clients.endpoints,
+        deliveries=clients.deliveries,
     )
     runtime.log_event(logging.INFO, "webhooks sent", function=FUNCTION, job_id=message.job_id, event=outcome.event_type,
                       delivered=outcome.delivered, skipped=outcome.skipped, gone=outcome.gone, refused=outcome.refused)

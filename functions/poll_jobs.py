@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from functions import runtime
-from functions.launch_tuning import vertex
 from shared.pipeline.poll_jobs import poll_active_jobs
 
 FUNCTION = "poll_jobs"
@@ -15,8 +14,9 @@ FUNCTION = "poll_jobs"
 def on_cloud_event(cloud_event: Any) -> None:
     if runtime.too_old(cloud_event, FUNCTION):
         return
+    clients = runtime.clients()
     summary = poll_active_jobs(
-        store=runtime.job_store(), bus=runtime.event_bus(), vertex=vertex(), concurrency=runtime.settings().poll_concurrency
+        store=clients.jobs, bus=clients.bus, vertex=clients.vertex, concurrency=clients.settings.poll_concurrency
     )
     runtime.log_event(
         logging.WARNING if summary.errors else logging.INFO,

@@ -54,20 +54,8 @@ def settings() -> Settings:
     return clients().settings
 
 
-def job_store() -> Any:
-    return clients().jobs
 
 
-def storage_client() -> Any:
-    return clients().storage
-
-
-def event_bus() -> Any:
-    return clients().bus
-
-
-def firestore_client() -> Any:
-    return clients().firestore
 
 
 def pubsub_message(cloud_event: Any) -> dict[str, Any]:

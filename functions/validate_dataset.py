@@ -21,12 +21,9 @@ def on_cloud_event(cloud_event: Any) -> None:
     except PoisonMessage as exc:
         runtime.log_event(logging.ERROR, "poison message acknowledged", function=FUNCTION, reason=str(exc), event_id=cloud_event["id"])
         return
+    clients = runtime.clients()
     outcome = handle_upload(
-        upload,
-        settings=runtime.settings(),
-        store=runtime.job_store(),
-        bus=runtime.event_bus(),
-        storage_client=runtime.storage_client(),
+        upload, settings=clients.settings, store=clients.jobs, bus=clients.bus, storage_client=clients.storage
     )
     runtime.log_event(logging.INFO, f"upload {outcome.action}", function=FUNCTION, job_id=outcome.job_id,
                       reason=outcome.reason, object=upload.uri, generation=upload.generation)

@@ -370,7 +370,7 @@ class GemmaTokenizer:
     def count_tokens(self, texts: Sequence[str], *, num_threads: int | None = None) -> list[int]:
         """Token count of each text, encoded as one batch on ``num_threads`` threads.
 
-        ``num_threads`` defaults to ``os.cpu_count()``.
+        ``num_threads`` defaults to the CPUs this process may run on (a container's quota, not the host's cores).
         """
         return [len(ids) for ids in self._encode_batch(texts, num_threads=num_threads)]
 
@@ -378,7 +378,7 @@ class GemmaTokenizer:
         batch = list(texts)
         if not batch:
             return []
-        threads = num_threads if num_threads is not None else (os.cpu_count() or 1)
+        threads = num_threads if num_threads is not None else (len(os.sched_getaffinity(0)) or 1)
         threads = max(1, min(threads, len(batch)))  # no idle threads for small batches
         try:
             return self._processor.encode(batch, add_bos=False, add_eos=False, num_threads=threads)
