@@ -187,7 +187,7 @@ class ManagedProcess:
         while True:
             if self._popen is not None:
                 self._popen.poll()  # reap our own child, the group leader
-            alive = _group_running(pgid) if running_only else group_exists(pgid)
+            alive = group_running(pgid) if running_only else group_exists(pgid)
             if not alive:
                 return True
             if time.monotonic() >= deadline:
@@ -219,7 +219,7 @@ def group_exists(pgid: int) -> bool:
     return True
 
 
-def _group_running(pgid: int) -> bool:
+def group_running(pgid: int) -> bool:
     """True while a non-zombie process is in group ``pgid``.
 
     Orphaned members are reaped by init, which may take a moment; a zombie holds no

@@ -18,7 +18,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from infra.processes import group_exists
+from infra.processes import group_exists, group_running
 from tunewire.console import console, err_console, fail
 
 DETACH_TIMEOUT_S = 300.0
@@ -169,7 +169,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print the state
             console.print("no local stack (run `tunewire up --detach`)")
         raise typer.Exit(1)
     for component in state.get("components", []):
-        component["running"] = _pid_alive(component.get("pid"))
+        # by process group, zombies excluded: a crashed component not yet reaped is not running
+        component["running"] = bool(component.get("pgid")) and group_running(component["pgid"])
     state["ready"] = bool(state.get("ready")) and _pid_alive(state.get("supervisor_pid")) and all(
         c["running"] for c in state.get("components", [])
     )

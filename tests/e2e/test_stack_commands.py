@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -39,6 +40,12 @@ def test_up_detach_returns_healthy_env_points_at_it_and_down_leaves_no_process(t
             assert exports.get(key), key
         again = tunewire("up", "--detach", env=env)
         assert again.returncode == 2 and "already running" in again.stderr
+        ticker = next(c for c in state["components"] if c["name"] == "scheduler-ticker")
+        os.killpg(ticker["pgid"], signal.SIGKILL)  # a component crashes: it is reported, not hidden
+        crashed = tunewire("status", "--json", env=env)
+        assert crashed.returncode == 1
+        reported = {c["name"]: c["running"] for c in json.loads(crashed.stdout)["components"]}
+        assert reported["scheduler-ticker"] is False and reported["tuning-twin"] is True
     finally:
         down = tunewire("down", env=env)
     assert down.returncode == 0, down.stderr
