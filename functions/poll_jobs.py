@@ -7,6 +7,7 @@ from typing import Any
 
 from functions import runtime
 from shared.pipeline.poll_jobs import poll_active_jobs
+from shared.pipeline.reconcile import reconcile
 
 FUNCTION = "poll_jobs"
 
@@ -27,3 +28,15 @@ def on_cloud_event(cloud_event: Any) -> None:
         relaunched=summary.relaunched,
         errors=summary.errors,
     )
+    repaired = reconcile(store=clients.jobs, bus=clients.bus, settings=clients.settings, storage_client=clients.storage)
+    if repaired.acted or repaired.errors:
+        runtime.log_event(
+            logging.WARNING,
+            "reconciled",
+            function=FUNCTION,
+            events_republished=repaired.events_republished,
+            launches_requested=repaired.launches_requested,
+            uploads_redriven=repaired.uploads_redriven,
+            stuck_reported=repaired.stuck_reported,
+            errors=repaired.errors,
+        )

@@ -130,6 +130,27 @@ class FirestoreEmulator:
         database = urllib.parse.quote("(default)")
         _http("DELETE", f"http://{self.host}/emulator/v1/projects/{self.project}/databases/{database}/documents")
 
+    def export(self, directory: Path) -> Path:
+        """Export every document to `directory` (the emulator's export endpoint); returns the
+        `.overall_export_metadata` file that `start_firestore_emulator(import_data=...)` loads.
+        The emulator does not export on SIGTERM, so a restart that keeps data exports first."""
+        directory = Path(directory).resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"database": f"projects/{self.project}/databases/(default)", "export_directory": str(directory)})
+        request = urllib.request.Request(
+            f"http://{self.host}/emulator/v1/projects/{self.project}:export",
+            data=body.encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=_RESET_TIMEOUT_S * 6) as response:
+            if not 200 <= response.status < 300:
+                raise RuntimeError(f"export answered {response.status}")
+        exports = sorted(directory.glob("*/*.overall_export_metadata"), key=lambda path: path.stat().st_mtime)
+        if not exports:
+            raise RuntimeError(f"the emulator wrote no export under {directory}")
+        return exports[-1]
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the emulator's process group."""
         self.process.stop(timeout_s)
@@ -202,17 +223,26 @@ class FakeGcs:
 
 
 def start_firestore_emulator(
-    run_dir: Path, project: str, *, timeout_s: float = JAVA_START_TIMEOUT_S
+    run_dir: Path,
+    project: str,
+    *,
+    timeout_s: float = JAVA_START_TIMEOUT_S,
+    port: int | None = None,
+    import_data: Path | None = None,
 ) -> FirestoreEmulator:
-    """Start the Firestore emulator on a free port; ready once ``GET /`` answers 200."""
+    """Start the Firestore emulator on ``port`` (a free one by default), loading ``import_data``
+    (an export's metadata file) when given; ready once ``GET /`` answers 200."""
     binary = _require(
         gcloud_sdk_root() / "platform" / "cloud-firestore-emulator" / "cloud_firestore_emulator",
         "Firestore emulator",
     )
-    port = free_loopback_port()
+    port = port or free_loopback_port()
+    argv = [str(binary), "start", f"--host={_HOST}", f"--port={port}"]
+    if import_data is not None:
+        argv.append(f"--import-data={Path(import_data).resolve()}")
     process = ManagedProcess(
         name="firestore-emulator",
-        argv=[str(binary), "start", f"--host={_HOST}", f"--port={port}"],
+        argv=argv,
         log_path=Path(run_dir) / "firestore-emulator.log",
         env={"GCLOUD_PROJECT": project},
     )
@@ -221,13 +251,16 @@ def start_firestore_emulator(
     return FirestoreEmulator(process=process, host=host, port=port, project=project, startup_s=startup_s)
 
 
-def start_pubsub_emulator(run_dir: Path, project: str, *, timeout_s: float = JAVA_START_TIMEOUT_S) -> PubSubEmulator:
-    """Start the Pub/Sub emulator on a free port; ready once ``GET /`` answers 200."""
+def start_pubsub_emulator(
+    run_dir: Path, project: str, *, timeout_s: float = JAVA_START_TIMEOUT_S, port: int | None = None
+) -> PubSubEmulator:
+    """Start the Pub/Sub emulator on ``port`` (a free one by default); ready once ``GET /`` answers 200.
+    It keeps everything in memory: a restarted emulator has no topics, subscriptions or messages."""
     binary = _require(
         gcloud_sdk_root() / "platform" / "pubsub-emulator" / "bin" / "cloud-pubsub-emulator",
         "Pub/Sub emulator",
     )
-    port = free_loopback_port()
+    port = port or free_loopback_port()
     process = ManagedProcess(
         name="pubsub-emulator",
         argv=[str(binary), f"--host={_HOST}", f"--port={port}"],

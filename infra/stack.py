@@ -12,6 +12,7 @@ policies) and the scheduler ticker. Logs go to one run folder. The test fixtures
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import urllib.error
@@ -149,9 +150,7 @@ class LocalStack:
         self._start_twin()
         for route in routes(settings):
             self._start_function(route.function)
-        subscriber = pubsub_v1.SubscriberClient()
-        create_subscriptions(settings, subscriber, self.function_urls, config.delivery)
-        subscriber.close()
+        self._create_topology()
         self._start_ticker()
 
     def _export(self, values: dict[str, str]) -> None:
@@ -162,11 +161,12 @@ class LocalStack:
     def _track(self, name: str, process: ManagedProcess, url: str) -> None:
         self.components.append(Component(name, process, url))
 
-    def _start_twin(self) -> None:
+    def _start_twin(self, port: int | None = None) -> None:
         from infra.twin.process import start_twin
 
         config = self.config
         twin = start_twin(
+            port=port,
             self.run_dir,
             data_dir=config.state_dir / "twin-data",
             local_model=config.local_model,
@@ -179,8 +179,8 @@ class LocalStack:
         self.twin_url = twin.url
         self._track("tuning-twin", twin.process, twin.url)
 
-    def _start_function(self, function: str) -> None:
-        port = free_loopback_port()
+    def _start_function(self, function: str, port: int | None = None) -> None:
+        port = port or free_loopback_port()
         url = f"http://127.0.0.1:{port}"
         process = ManagedProcess(
             name=f"fn-{function}",
@@ -231,6 +231,65 @@ class LocalStack:
                 os.environ[key] = value
         self._saved_env.clear()
         self._write_state(ready=False)
+
+    # --- faults (the reliability suite) -------------------------------------------------
+
+    def component(self, name: str) -> Component:
+        for component in self.components:
+            if component.name == name:
+                return component
+        raise KeyError(f"no component {name!r}; have {[c.name for c in self.components]}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a component's whole process group: a crash, with no chance to clean up."""
+        process = self.component(name).process
+        if process.pgid is not None:
+            try:
+                os.killpg(process.pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.stop(timeout_s=1.0)
+
+    def restart(self, name: str, *, down_s: float = 0.0) -> None:
+        """Stop one component, leave it down for `down_s`, start it again at the same address.
+
+        Firestore keeps its documents (exported just before the stop, imported at start: only
+        writes in that instant are lost). The Pub/Sub emulator keeps nothing, as its process
+        holds everything in memory: the topics and subscriptions are created again, and messages
+        it held are gone (the reconciler on the poll tick re-drives what they carried).
+        """
+        component = self.component(name)
+        self.components.remove(component)
+        export = None
+        if name == "firestore-emulator" and component.process.is_running() and self.firestore is not None:
+            export = self.firestore.export(self.run_dir / "firestore-export")
+        component.process.stop()
+        time.sleep(down_s)
+        port = int(component.url.rsplit(":", 1)[1]) if component.url else None
+        if name == "pubsub-emulator":
+            self.pubsub = start_pubsub_emulator(self.run_dir, self.config.project, port=port)
+            self._track(name, self.pubsub.process, component.url)
+            self._create_topology()
+        elif name == "firestore-emulator":
+            self.firestore = start_firestore_emulator(self.run_dir, self.config.project, port=port, import_data=export)
+            self._track(name, self.firestore.process, component.url)
+        elif name == "tuning-twin":
+            self._start_twin(port=port)
+        elif name.startswith("fn-"):
+            self._start_function(name.removeprefix("fn-"), port=port)
+        elif name == "scheduler-ticker":
+            self._start_ticker()
+        else:
+            raise ValueError(f"{name} cannot be restarted")
+
+    def _create_topology(self) -> None:
+        from google.cloud import pubsub_v1
+
+        settings = self.settings()
+        create_topics(settings, pubsub_v1.PublisherClient())
+        subscriber = pubsub_v1.SubscriberClient()
+        create_subscriptions(settings, subscriber, self.function_urls, self.config.delivery)
+        subscriber.close()
 
     # --- status --------------------------------------------------------------------------
 

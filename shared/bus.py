@@ -28,6 +28,11 @@ class EventBus:
         future = self._publisher.publish(self._topic(topic), message.encode(), **message.attributes())
         return future.result(timeout=PUBLISH_TIMEOUT_S)
 
+    def publish_raw(self, topic: str, data: bytes, attributes: dict[str, str]) -> str:
+        """Publish bytes as they are (a re-driven storage notification, a replayed dead letter)."""
+        future = self._publisher.publish(self._topic(topic), data, **attributes)
+        return future.result(timeout=PUBLISH_TIMEOUT_S)
+
     def request_tuning(self, job_id: str) -> str:
         return self.publish(self._settings.topic_tuning_requests, JobMessage(TUNING_REQUESTED, job_id))
 

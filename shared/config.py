@@ -57,6 +57,15 @@ class Settings:
     max_event_age_s: int = 86_400
     poll_concurrency: int = 8
     vertex_timeout_s: float = 30.0
+    reconcile_after_s: int = 120  # a state event or a VALIDATED job untouched this long is re-driven
+    validation_stale_s: int = 1_200  # a RECEIVED/VALIDATING job untouched this long is re-driven
+    max_validation_attempts: int = 3  # then it ends INVALID (the validator keeps crashing on it)
+    pending_alert_s: int = 3_600  # a job PENDING longer than this is reported as stuck
+
+    @property
+    def launch_lease_s(self) -> float:
+        """How long one launch may hold a job: a find and a create, each bounded by the timeout."""
+        return 2 * self.vertex_timeout_s + 30
 
     @property
     def vertex_api_endpoint(self) -> str:

@@ -1,7 +1,10 @@
 """Vertex AI tuning jobs through Google's own client (REST transport), for the cloud and the twin.
 
 Only launch_tuning and poll_jobs import this module (aiplatform_v1 costs about a second to import).
-Every call carries a timeout; retries are Pub/Sub's job, not this module's.
+Every call carries a timeout. Reads and cancels (idempotent) are retried here, with exponential
+backoff, on the answers Vertex gives when it is briefly unwell (429, 500, 503, 504, timeouts,
+dropped connections); a create is never retried here: its retry is Pub/Sub's redelivery of the
+tuning request, which looks for the labelled job before creating again.
 """
 
 from __future__ import annotations
@@ -63,6 +66,19 @@ def _client(settings: Settings, *, beta: bool) -> Any:
     from google.cloud import aiplatform_v1 as aiplatform
 
     return aiplatform, aiplatform.GenAiTuningServiceClient(**kwargs)
+
+
+def transient_retry(settings: Settings) -> Any:
+    """The retry for idempotent calls: 0.5 s, 1 s, 2 s, 4 s... within twice the call timeout."""
+    import requests
+    from google.api_core import exceptions as gexc
+    from google.api_core import retry
+
+    transient = retry.if_exception_type(
+        gexc.TooManyRequests, gexc.ResourceExhausted, gexc.InternalServerError, gexc.ServiceUnavailable,
+        gexc.GatewayTimeout, gexc.DeadlineExceeded, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+    )  # fmt: skip
+    return retry.Retry(predicate=transient, initial=0.5, maximum=4.0, multiplier=2.0, timeout=2 * settings.vertex_timeout_s)
 
 
 def _translate(exc: Exception) -> Exception:
@@ -131,6 +147,7 @@ class VertexTuning:
             pages = client.list_tuning_jobs(
                 request={"parent": self._parent, "filter": f'labels.{JOB_LABEL}="{job_id}"', "page_size": 10},
                 timeout=self._settings.vertex_timeout_s,
+                retry=transient_retry(self._settings),
             )
             for job in pages:
                 if job.labels.get(JOB_LABEL) == job_id:
@@ -142,14 +159,15 @@ class VertexTuning:
     def get(self, name: str) -> VertexJob:
         _, client = self._api()
         try:
-            return _to_vertex_job(client.get_tuning_job(name=name, timeout=self._settings.vertex_timeout_s))
+            return _to_vertex_job(client.get_tuning_job(name=name, timeout=self._settings.vertex_timeout_s,
+                                                        retry=transient_retry(self._settings)))
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc) from exc
 
     def cancel(self, name: str) -> None:
         _, client = self._api()
         try:
-            client.cancel_tuning_job(name=name, timeout=self._settings.vertex_timeout_s)
+            client.cancel_tuning_job(name=name, timeout=self._settings.vertex_timeout_s, retry=transient_retry(self._settings))
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc) from exc
 

@@ -72,6 +72,10 @@ locals {
     TUNEWIRE_MAX_EVENT_AGE_S           = tostring(var.max_event_age_seconds)
     TUNEWIRE_POLL_CONCURRENCY          = tostring(var.poll_concurrency)
     TUNEWIRE_VERTEX_TIMEOUT_S          = tostring(var.vertex_timeout_seconds)
+    TUNEWIRE_RECONCILE_AFTER_S         = tostring(var.reconcile_after_seconds)
+    TUNEWIRE_VALIDATION_STALE_S        = tostring(var.validation_stale_seconds)
+    TUNEWIRE_MAX_VALIDATION_ATTEMPTS   = tostring(var.max_validation_attempts)
+    TUNEWIRE_PENDING_ALERT_S           = tostring(var.pending_alert_seconds)
   }
 
   # Staged by `make function-source` (scripts/function_requirements.py --stage).

@@ -216,6 +216,50 @@ variable "vertex_timeout_seconds" {
   }
 }
 
+variable "reconcile_after_seconds" {
+  description = "A state event notify never received, or a VALIDATED job untouched this long, is re-driven by the poll tick (TUNEWIRE_RECONCILE_AFTER_S)."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.reconcile_after_seconds >= 30
+    error_message = "reconcile_after_seconds must be at least 30 (shorter re-drives messages still in flight)."
+  }
+}
+
+variable "validation_stale_seconds" {
+  description = "A RECEIVED or VALIDATING job untouched this long gets its upload re-driven (TUNEWIRE_VALIDATION_STALE_S); longer than validate_dataset's timeout."
+  type        = number
+  default     = 1200
+
+  validation {
+    condition     = var.validation_stale_seconds > 540
+    error_message = "validation_stale_seconds must exceed validate_dataset's 540 s timeout."
+  }
+}
+
+variable "max_validation_attempts" {
+  description = "Validation starts allowed for one upload before it ends INVALID with VALIDATION_DID_NOT_FINISH (TUNEWIRE_MAX_VALIDATION_ATTEMPTS)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_validation_attempts >= 1 && floor(var.max_validation_attempts) == var.max_validation_attempts
+    error_message = "max_validation_attempts must be a whole number of at least 1."
+  }
+}
+
+variable "pending_alert_seconds" {
+  description = "A job PENDING on Vertex AI longer than this is reported as stuck (TUNEWIRE_PENDING_ALERT_S)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.pending_alert_seconds >= 60
+    error_message = "pending_alert_seconds must be at least 60."
+  }
+}
+
 variable "media_buckets" {
   description = "Other buckets holding media that datasets reference (gs:// fileData): the validator and the tuning jobs get read access to them."
   type        = list(string)

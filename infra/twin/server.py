@@ -25,6 +25,7 @@ from werkzeug.serving import make_server
 from infra.twin.config import DEFAULT_PORT, TwinConfig
 from infra.twin.engine import LocalBase
 from infra.twin.errors import install_error_handlers
+from infra.twin.faults import install_faults
 from infra.twin.routes import SERVICE_KEY, blueprint
 from infra.twin.service import TuningService
 
@@ -42,6 +43,7 @@ def create_app(config: TwinConfig, *, start_worker: bool = True) -> Flask:
     app.extensions[SERVICE_KEY] = service
     app.register_blueprint(blueprint)
     install_error_handlers(app)
+    install_faults(app)
     if start_worker:
         service.start()
     return app

@@ -41,6 +41,10 @@ completion, hence CANCELLING -> SUCCEEDED | FAILED."""
 TERMINAL_STATES: frozenset[JobState] = frozenset(state for state, nexts in TRANSITIONS.items() if not nexts)
 VERTEX_ACTIVE_STATES: frozenset[JobState] = frozenset({S.LAUNCHING, S.PENDING, S.RUNNING, S.CANCELLING})
 """States in which a Vertex job may exist and the poller must look at it."""
+NOTIFIED_STATES: frozenset[JobState] = frozenset({S.VALIDATED, S.INVALID, S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED})
+"""States whose arrival is announced on `job-events` (and as a webhook). A transition into one puts
+the state in the job's `outbox` in the same commit; notify removes it on receipt, so an event lost
+between the commit and the publish (a crash, a Pub/Sub outage) is found and published again."""
 
 
 class InvalidTransition(Exception):

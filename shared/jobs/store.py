@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from shared.jobs.states import VERTEX_ACTIVE_STATES, JobState, can_transition
+from shared.jobs.states import NOTIFIED_STATES, VERTEX_ACTIVE_STATES, JobState, can_transition
 
 MAX_HISTORY = 200
 
@@ -104,6 +104,8 @@ class JobStore:
             history = list(document.get("history", []))[-(MAX_HISTORY - 1):]
             history.append(history_entry(wanted, reason, now))
             changes = {**(updates or {}), "state": wanted.value, "history": history, "updated_at": now}
+            if wanted in NOTIFIED_STATES:
+                changes["outbox"] = sorted({*(document.get("outbox") or []), wanted.value})
             transaction.update(ref, changes)
             document.update(changes)
             return TransitionResult(True, current, document)
@@ -115,6 +117,35 @@ class JobStore:
         if "state" in updates or "history" in updates:
             raise ValueError("state and history change only through transition()")
         self.reference(job_id).update({**updates, "updated_at": utc_now()})
+
+    def event_received(self, job_id: str, state: JobState) -> None:
+        """Notify has the event for `state`: take it out of the job's outbox."""
+        from google.cloud import firestore
+
+        self.reference(job_id).update({"outbox": firestore.ArrayRemove([state.value])})
+
+    def jobs_with_unsent_events(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Jobs whose outbox holds an event notify has not received (query: outbox
+        array-contains-any the notified states; index: the automatic one on outbox)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        states = sorted(state.value for state in NOTIFIED_STATES)
+        query = self._collection.where(filter=FieldFilter("outbox", "array_contains_any", states)).limit(limit)
+        return [snapshot.to_dict() for snapshot in query.stream()]
+
+    def jobs_untouched_since(self, states: Iterable[JobState], before: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        """Jobs in `states` whose last change is older than `before` (query: state IN [...] and
+        updated_at < before; index: state + updated_at, the one in shared/jobs/indexes.py)."""
+        from google.cloud import firestore
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self._collection.where(filter=FieldFilter("state", "in", sorted(state.value for state in states)))
+            .where(filter=FieldFilter("updated_at", "<", before))
+            .order_by("updated_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [snapshot.to_dict() for snapshot in query.stream()]
 
     def acquire_lease(self, job_id: str, name: str, *, seconds: float, holder: str) -> bool:
         """Take `leases.<name>` for `seconds` unless another holder has it: one launcher at a time."""

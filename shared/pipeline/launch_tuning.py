@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.jobs.states import JobState
+from shared.faults import crash_point
 from shared.jobs.store import JobStore, utc_now
 from shared.vertex import PermanentVertexError, QuotaExhausted, VertexJob
 
 # Vertex state -> the tunewire state a freshly created or found job moves to
 LAUNCH_LEASE = "launch"
-LAUNCH_LEASE_S = 180.0
-"""Longer than one launch can take (find + create, each bounded by the Vertex timeout)."""
 
 LAUNCHED_STATE = {
     "JOB_STATE_QUEUED": JobState.PENDING,
@@ -41,7 +40,9 @@ def vertex_summary(vertex_job: VertexJob) -> dict[str, Any]:
     return {"job_name": vertex_job.name, "state": vertex_job.state}
 
 
-def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any) -> LaunchOutcome:
+def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any, lease_s: float = 90.0) -> LaunchOutcome:
+    """`lease_s` (Settings.launch_lease_s) outlasts one launch; a launcher that dies holding it
+    blocks others only that long, then the poller requests the launch again."""
     document = store.get(job_id)
     if document is None:
         return LaunchOutcome("unknown_job", job_id, "no such job; message acknowledged")
@@ -55,7 +56,7 @@ def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any
         return LaunchOutcome("already_done", job_id, f"job is {state.value}")
 
     holder = uuid.uuid4().hex
-    if not store.acquire_lease(job_id, LAUNCH_LEASE, seconds=LAUNCH_LEASE_S, holder=holder):
+    if not store.acquire_lease(job_id, LAUNCH_LEASE, seconds=lease_s, holder=holder):
         return LaunchOutcome("already_done", job_id, "another launch of this job is in progress")
     try:
         return _launch(job_id, document, store=store, bus=bus, vertex=vertex)
@@ -82,6 +83,7 @@ def _launch(job_id: str, document: dict[str, Any], *, store: JobStore, bus: Any,
         if result.changed:
             bus.job_state_changed(job_id, JobState.FAILED.value, reason)
         return LaunchOutcome("failed", job_id, reason, JobState.FAILED)
+    crash_point("launch.after_vertex_create")
     return _record_launch(job_id, document, created, store, bus, vertex, found=False)
 
 

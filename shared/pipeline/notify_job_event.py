@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.config import Settings
+from shared.faults import crash_point
+from shared.jobs.states import JobState
 from shared.webhooks import (
     build_payload,
     deliver_to_url,
@@ -70,6 +72,8 @@ def notify_job_event(
     job = store.get(job_id)
     if job is None:
         return outcome
+    if state in (job.get("outbox") or []):
+        store.event_received(job_id, JobState(state))
     message_id = webhook_message_id(job_id, event_type)
     body = encode_payload(build_payload({**job, "state": state}, event_type))
     for target in _targets(job, registry):
@@ -91,6 +95,7 @@ def notify_job_event(
             allowed_hosts=settings.allowed_webhook_hosts,
             timeout_s=timeout_s,
         )
+        crash_point("notify.after_post")
         _log_attempt(record_ref, record, job_id, event_type, message_id, target, attempt, store)
         by_outcome = {"delivered": outcome.delivered, "gone": outcome.gone, "refused": outcome.refused}
         by_outcome.get(attempt.outcome, outcome.failed).append(target.endpoint_id)

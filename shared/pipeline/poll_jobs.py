@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from shared.faults import crash_point
 from shared.jobs.states import JobState
 from shared.jobs.store import JobStore, utc_now
 from shared.vertex import PermanentVertexError, VertexJob
@@ -35,8 +36,10 @@ VERTEX_TO_JOB_STATE: dict[str, JobState] = {
     "JOB_STATE_CANCELLED": JobState.CANCELLED,
 }
 
-STALE_LAUNCH = timedelta(minutes=5)
-"""A LAUNCHING job untouched this long (a launch that died) gets its launch requested again."""
+STALE_LAUNCH = timedelta(minutes=2)
+"""A LAUNCHING job with no launch lease, untouched this long, gets its launch requested again
+(its tuning request was lost); one whose launcher died holding the lease is retried as soon as
+the lease runs out."""
 
 
 @dataclass
@@ -90,6 +93,9 @@ def _should_relaunch(job: dict[str, Any]) -> bool:
     launch = job.get("launch") or {}
     if launch.get("waiting_for_quota"):
         return True
+    lease = (job.get("leases") or {}).get("launch") or {}
+    if lease.get("until"):
+        return lease["until"] <= utc_now()  # the launcher died holding it
     updated = job.get("updated_at")
     return updated is not None and utc_now() - updated > STALE_LAUNCH
 
@@ -107,6 +113,7 @@ def record_vertex_job(job: dict[str, Any], vertex_job: VertexJob, *, store: JobS
         reason = _reason(vertex_job, wanted)
         result = store.transition(job["id"], wanted, reason=reason, updates=updates, only_from=[current])
         if result.changed:
+            crash_point("poll.after_transition_commit")
             bus.job_state_changed(job["id"], wanted.value, reason)
             return wanted
         return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.config import Settings
 from shared.dataset import Code, ValidationOptions, ValidationReport, validate_dataset
+from shared.faults import crash_point
 from shared.jobs.identity import job_id_for_upload
 from shared.jobs.states import JobState
 from shared.jobs.store import JobStore
@@ -76,6 +77,10 @@ def handle_upload(
         store.transition(job_id, JobState.VALIDATING, reason="validation started")
     elif state is not JobState.VALIDATING:
         return _republish(job_id, state, document, bus)
+    attempts = int(document.get("validation_attempts") or 0)
+    if attempts >= settings.max_validation_attempts:
+        return _abandon(job_id, attempts, store, bus)
+    store.update(job_id, {"validation_attempts": attempts + 1})
 
     resolved = _resolve_settings(upload, settings, storage_client)
     report = validate_dataset(
@@ -111,8 +116,25 @@ def handle_upload(
     )
     if not result.changed:  # a concurrent delivery decided first; it publishes
         return UploadOutcome("already_done", job_id, result.refused or "decided elsewhere")
+    crash_point("validate.after_verdict_commit")
     _publish(job_id, wanted, reason, bus)
     return UploadOutcome("validated" if report.valid else "invalid", job_id, reason)
+
+
+VALIDATION_DID_NOT_FINISH = "VALIDATION_DID_NOT_FINISH"
+
+
+def _abandon(job_id: str, attempts: int, store: JobStore, bus: Any) -> UploadOutcome:
+    """Validation started `attempts` times and never finished (the function crashed or timed out
+    on this upload each time): end the job INVALID with a coded reason instead of retrying forever."""
+    reason = (f"{VALIDATION_DID_NOT_FINISH}: validation started {attempts} times and never finished "
+              "(the function crashed or ran out of time on this upload); split or fix the file and upload it again")
+    result = store.transition(job_id, JobState.INVALID, reason=reason,
+                              updates={"error": {"code": VALIDATION_DID_NOT_FINISH, "message": reason}},
+                              only_from=[JobState.VALIDATING])
+    if result.changed:
+        bus.job_state_changed(job_id, JobState.INVALID.value, reason)
+    return UploadOutcome("invalid", job_id, reason)
 
 
 def _why_ignored(upload: ObjectUpload) -> str | None:

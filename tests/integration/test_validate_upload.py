@@ -138,3 +138,29 @@ def test_a_manifest_pointing_at_a_missing_file_is_invalid_not_lost(harness, gemm
     job = harness.store.get(outcome.job_id)
     assert job["state"] == "INVALID"
     assert job["validation"]["error_counts"] == {"DATASET_UNREADABLE": 1}
+
+
+def test_an_upload_whose_validation_keeps_dying_ends_invalid_with_a_coded_reason(harness, gemma_tokenizer, mocker):
+    upload = harness.upload("dies/train.jsonl", (EXAMPLES / "sentiment/train.jsonl").read_bytes())
+    crash = mocker.patch("shared.pipeline.validate_upload.validate_dataset", side_effect=MemoryError("killed"))
+    for _ in range(harness.settings.max_validation_attempts):
+        with pytest.raises(MemoryError):
+            harness.handle(upload, gemma_tokenizer)
+    outcome = harness.handle(upload, gemma_tokenizer)  # the next redelivery gives up
+    assert crash.call_count == harness.settings.max_validation_attempts
+    job = harness.store.get(outcome.job_id)
+    assert job["state"] == "INVALID" and job["error"]["code"] == "VALIDATION_DID_NOT_FINISH"
+    assert job["validation_attempts"] == harness.settings.max_validation_attempts
+    assert job["outbox"] == ["INVALID"]
+    assert [m["state"] for m in harness.messages(harness.settings.topic_job_events)] == ["INVALID"]
+
+
+def test_a_verdict_puts_its_event_in_the_outbox_until_notify_receives_it(harness, gemma_tokenizer):
+    from shared.jobs.states import JobState
+
+    outcome = harness.handle(harness.upload("box/train.jsonl", (EXAMPLES / "sentiment/train.jsonl").read_bytes()), gemma_tokenizer)
+    assert harness.store.get(outcome.job_id)["outbox"] == ["VALIDATED"]
+    assert outcome.job_id in [job["id"] for job in harness.store.jobs_with_unsent_events()]
+    harness.store.event_received(outcome.job_id, JobState.VALIDATED)
+    assert harness.store.get(outcome.job_id)["outbox"] == []
+    assert outcome.job_id not in [job["id"] for job in harness.store.jobs_with_unsent_events()]
