@@ -166,8 +166,8 @@ class LocalStack:
 
         config = self.config
         twin = start_twin(
-            port=port,
             self.run_dir,
+            port=port,
             data_dir=config.state_dir / "twin-data",
             local_model=config.local_model,
             max_concurrent_jobs=config.max_concurrent_jobs,
