@@ -24,17 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.stack_measure import at, percentile, small_dataset, upload  # noqa: E402
 from infra.processes import ManagedProcess, free_loopback_port  # noqa: E402
 from infra.stack import LocalStack, StackConfig  # noqa: E402
 from shared.clients import Clients  # noqa: E402
-from shared.jobs.identity import job_id_for_upload  # noqa: E402
-
-EXAMPLE = REPO / "examples" / "sentiment" / "train.jsonl"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def start_hop(stack: LocalStack, log: Path) -> ManagedProcess:
@@ -63,20 +56,6 @@ def start_hop(stack: LocalStack, log: Path) -> ManagedProcess:
     return process
 
 
-def upload(clients: Clients, bucket: str, name: str, body: bytes) -> tuple[str, float]:
-    blob = clients.storage.bucket(bucket).blob(name)
-    blob.metadata = {"tunewire-epochs": "1"}
-    blob.upload_from_string(body)
-    return job_id_for_upload(bucket, name, blob.generation), time.time()
-
-
-def at(job: dict, state: str) -> float | None:
-    for entry in job.get("history", []):
-        if entry["state"] == state:
-            return entry["at"].timestamp()
-    return None
-
-
 def wait_for(clients: Clients, job_id: str, states: set[str], timeout_s: float = 300) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -93,7 +72,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=100, help="uploads sent at once")
     parser.add_argument("--examples", type=int, default=32, help="examples per small dataset")
     args = parser.parse_args()
-    body = ("\n".join(EXAMPLE.read_text().splitlines()[: args.examples]) + "\n").encode()
+    body = small_dataset(args.examples)
 
     with tempfile.TemporaryDirectory(prefix="tunewire-bench-") as state_dir:
         stack = LocalStack(StackConfig(state_dir=Path(state_dir), tick_interval_s=1.0, max_concurrent_jobs=1)).start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from shared.jobs.states import NOTIFIED_STATES, VERTEX_ACTIVE_STATES, JobState, can_transition
 
@@ -182,14 +182,26 @@ class JobStore:
 
         release(self._client.transaction())
 
-    def active_jobs(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Jobs that may have a Vertex job to poll (query: state IN [...]; index: state, updated_at)."""
+    def active_jobs(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Every job that may have a Vertex job to poll, page by page in document-id order
+        (query: state IN [...] ordered by id, cursor after the last id; index: the automatic
+        single-field one on state). No cap: a tick that saw only the first N would never poll
+        the rest while those stay active."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        query = self._collection.where(
-            filter=FieldFilter("state", "in", sorted(state.value for state in VERTEX_ACTIVE_STATES))
-        ).limit(limit)
-        return [snapshot.to_dict() for snapshot in query.stream()]
+        query = (
+            self._collection.where(filter=FieldFilter("state", "in", sorted(state.value for state in VERTEX_ACTIVE_STATES)))
+            .order_by("__name__")
+            .limit(page_size)
+        )
+        cursor = None
+        while True:
+            page = list((query.start_after(cursor) if cursor is not None else query).stream())
+            for snapshot in page:
+                yield snapshot.to_dict()
+            if len(page) < page_size:
+                return
+            cursor = page[-1]
 
     def jobs_in_state(self, state: JobState, limit: int = 100) -> list[dict[str, Any]]:
         from google.cloud import firestore

@@ -93,6 +93,17 @@ def test_active_jobs_are_those_a_vertex_job_may_exist_for(store):
     assert [job["id"] for job in store.jobs_in_state(S.SUCCEEDED)] == [ids[S.SUCCEEDED]]
 
 
+def test_active_jobs_are_read_page_by_page_so_none_is_left_out(store):
+    ids = set()
+    for _ in range(5):
+        job_id = new_job(store)
+        for step in (S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.PENDING):
+            store.transition(job_id, step, reason="walk")
+        ids.add(job_id)
+    seen = [job["id"] for job in store.active_jobs(page_size=2)]
+    assert sorted(seen) == sorted(ids) and len(seen) == len(set(seen)) == 5
+
+
 def test_a_lease_is_held_by_one_holder_until_released_or_expired(store):
     job_id = new_job(store)
     assert store.acquire_lease(job_id, "launch", seconds=60, holder="a")
