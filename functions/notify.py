@@ -33,5 +33,9 @@ def on_cloud_event(cloud_event: Any) -> None:
         registry=clients.endpoints,
         deliveries=clients.deliveries,
     )
+    if outcome.unknown_job:
+        runtime.log_event(logging.WARNING, "job event for an unknown job acknowledged", function=FUNCTION,
+                          job_id=message.job_id, reason="no such job; nothing to send")
+        return
     runtime.log_event(logging.INFO, "webhooks sent", function=FUNCTION, job_id=message.job_id, event=outcome.event_type,
                       delivered=outcome.delivered, skipped=outcome.skipped, gone=outcome.gone, refused=outcome.refused)

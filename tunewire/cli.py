@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tunewire import demo, stack_commands, tokenizer_commands, twin_command, validate_command
+from tunewire import dlq_command
 from tunewire import (
     ask_command,
     cancel_command,
@@ -37,6 +38,7 @@ app.command("watch")(watch_command.watch)
 app.command("cancel")(cancel_command.cancel)
 app.command("ask")(ask_command.ask)
 app.add_typer(webhooks_commands.app, name="webhooks")
+app.add_typer(dlq_command.app, name="dlq")
 
 
 def main() -> None:

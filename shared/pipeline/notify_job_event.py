@@ -52,6 +52,7 @@ class NotifyOutcome:
     failed: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    unknown_job: bool = False  # no such job: nothing to send, the event is acknowledged
 
 
 def notify_job_event(
@@ -71,6 +72,7 @@ def notify_job_event(
         return outcome
     job = store.get(job_id)
     if job is None:
+        outcome.unknown_job = True
         return outcome
     if state in (job.get("outbox") or []):
         store.event_received(job_id, JobState(state))

@@ -154,16 +154,26 @@ def _resolve_settings(upload: ObjectUpload, settings: Settings, storage_client: 
     training_uri: str | None = upload.uri
     if upload.kind is ObjectKind.MANIFEST:
         raw = _read_manifest(upload, storage_client)
+        if raw is None:
+            gone = SettingProblem("INVALID_MANIFEST", "manifest", f"{upload.uri} (generation {upload.generation}) no longer exists")
+            return _ResolvedUpload(current, None, [gone])
         manifest, current, problems = parse_manifest(raw, bucket=upload.bucket, manifest_name=upload.name, base=current)
         training_uri = manifest.training_uri if manifest else None
     current, more = settings_from_metadata(upload.metadata, current)
     return _ResolvedUpload(current, training_uri, problems + more)
 
 
-def _read_manifest(upload: ObjectUpload, storage_client: Any) -> bytes:
+def _read_manifest(upload: ObjectUpload, storage_client: Any) -> bytes | None:
+    """The manifest's bytes, or None when that generation no longer exists (a permanent fault:
+    the job ends INVALID at once instead of being retried)."""
+    from google.api_core.exceptions import NotFound
+
     blob = storage_client.bucket(upload.bucket).blob(upload.name, generation=upload.generation)
-    # read one byte past the cap so an oversized manifest is recognised without reading it all
-    return blob.download_as_bytes(start=0, end=MAX_MANIFEST_BYTES)
+    try:
+        # read one byte past the cap so an oversized manifest is recognised without reading it all
+        return blob.download_as_bytes(start=0, end=MAX_MANIFEST_BYTES)
+    except NotFound:
+        return None
 
 
 def _write_report(job_id: str, report: ValidationReport, settings: Settings, storage_client: Any) -> str:
