@@ -55,8 +55,10 @@ def decode_pubsub_data(message: Mapping[str, Any]) -> dict[str, Any]:
 
 def parse_job_message(message: Mapping[str, Any], *, expected_type: str) -> JobMessage:
     document = decode_pubsub_data(message)
-    if document.get("type") != expected_type:
-        raise PoisonMessage(f"expected a {expected_type} message, got type {str(document.get('type'))[:60]!r}")
+    kind = document.get("type")
+    if kind != expected_type:
+        shown = str(kind)[:60] if kind is None or isinstance(kind, (str, int, float, bool)) else type(kind).__name__
+        raise PoisonMessage(f"expected a {expected_type} message, got type {shown!r}")
     job_id = document.get("job_id")
     if not isinstance(job_id, str) or not job_id or len(job_id) > 128:
         raise PoisonMessage("the message carries no valid job_id")

@@ -58,7 +58,7 @@ def handle_upload(
     tokenizer: Any = None,
 ) -> UploadOutcome:
     """Turn one storage notification into a validated (or invalid) job."""
-    ignored = _why_ignored(upload)
+    ignored = _why_ignored(upload, settings)
     if ignored:
         return UploadOutcome("ignored", None, ignored)
 
@@ -137,7 +137,9 @@ def _abandon(job_id: str, attempts: int, store: JobStore, bus: Any) -> UploadOut
     return UploadOutcome("invalid", job_id, reason)
 
 
-def _why_ignored(upload: ObjectUpload) -> str | None:
+def _why_ignored(upload: ObjectUpload, settings: Settings) -> str | None:
+    if settings.datasets_bucket and upload.bucket != settings.datasets_bucket:
+        return f"{upload.bucket} is not the datasets bucket ({settings.datasets_bucket})"
     if upload.event_type != FINALIZE:
         return f"{upload.event_type} events start no job"
     if upload.kind is ObjectKind.IGNORED:

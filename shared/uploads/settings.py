@@ -9,15 +9,21 @@ A manifest (`*.tunewire.json`) names the training file and the same settings in 
 {"training": "train.jsonl", "validation": "val.jsonl", "base_model": "gemini-2.5-flash",
  "epochs": 3, "adapter_size": 4, "learning_rate_multiplier": 1.0, "display_name": "...",
  "webhook": "https://...", "tuning_mode": "adapter"}. Relative names resolve against the
-manifest's folder; files must live in the manifest's bucket.
+manifest's folder; files must live in the manifest's bucket, and every file an upload names
+(a manifest's files, `tunewire-validation`) must live in the datasets bucket: the functions
+and Vertex AI read them with the service's own identity, so a name elsewhere would let an
+uploader read what only the service may read. No file reference may hold a `..` segment.
 
 Unknown or malformed settings never raise: they come back as problems that make the job INVALID.
+Text settings are printable: no control, line-separator or bidi-override characters, because
+they reach the tuned model's display name, job documents, webhooks and logs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import orjson
@@ -31,6 +37,12 @@ ROLE_DATA = "data"
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_DISPLAY_NAME = 128
 MAX_URL_LENGTH = 2048
+MAX_WHOLE_NUMBER = 2**63 - 1  # what Firestore and the Vertex API (int64) can carry
+MAX_SHOWN_CHARS = 80
+# Not printable in a display name, a log line or a webhook: C0/C1 controls and DEL, lone
+# surrogates, line and paragraph separators, and the bidi controls that reorder what is shown.
+_UNPRINTABLE_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+_BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 @dataclass(frozen=True)
@@ -43,9 +55,13 @@ class TuningSettings:
     validation_uri: str | None = None
     webhook: str | None = None
     tuning_mode: TuningMode = TuningMode.ADAPTER
+    datasets_bucket: str | None = field(default=None, compare=False, repr=False)
+    """The one bucket an upload may name files in (None: not enforced). A constraint carried
+    from the deployment, not a tuning setting: it stays out of the job document."""
 
     def to_document(self) -> dict[str, Any]:
         document = dataclasses.asdict(self)
+        document.pop("datasets_bucket")
         document["tuning_mode"] = self.tuning_mode.value
         return document
 
@@ -70,22 +86,38 @@ def default_settings(config: Settings) -> TuningSettings:
         base_model=config.default_base_model,
         epochs=config.default_epochs or None,
         adapter_size=config.default_adapter_size or None,
+        datasets_bucket=config.datasets_bucket or None,
     )
+
+
+def _shown(value: Any) -> str:
+    """A bounded rendering of a raw setting for a problem message; containers are never
+    rendered (str() of a deeply nested manifest value recurses past the interpreter's limit)."""
+    if isinstance(value, str):
+        return repr(value[:MAX_SHOWN_CHARS])
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)[:MAX_SHOWN_CHARS]
+    kind = {dict: "object", list: "array"}.get(type(value), type(value).__name__)
+    return f"<a JSON {kind}>"
+
+
+def _printable(value: str) -> bool:
+    return not any(unicodedata.category(ch) in _UNPRINTABLE_CATEGORIES or ch in _BIDI_CONTROLS for ch in value)
 
 
 def _positive_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a whole number")
-    number = int(str(value).strip()) if isinstance(value, str) else value
-    if not isinstance(number, int) or number < 1:
-        raise ValueError("expected a whole number of at least 1")
+    number = int(value.strip()) if isinstance(value, str) else value
+    if not isinstance(number, int) or not 1 <= number <= MAX_WHOLE_NUMBER:
+        raise ValueError(f"expected a whole number from 1 to {MAX_WHOLE_NUMBER}")
     return number
 
 
 def _positive_float(value: Any) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError("expected a number")
-    number = float(str(value).strip())
+    number = float(value.strip() if isinstance(value, str) else value)
     if not number > 0 or number == float("inf"):
         raise ValueError("expected a positive number")
     return number
@@ -95,8 +127,8 @@ def _text(limit: int):
     def parse(value: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise ValueError("expected non-empty text")
-        if len(value) > limit or any(ord(ch) < 32 for ch in value):
-            raise ValueError(f"expected at most {limit} printable characters")
+        if len(value) > limit or not _printable(value):
+            raise ValueError(f"expected at most {limit} printable characters (no control, line-break or bidi-override characters)")
         return value.strip()
 
     return parse
@@ -105,9 +137,11 @@ def _text(limit: int):
 def _gcs_uri(value: Any) -> str:
     text = _text(MAX_URL_LENGTH)(value)
     try:
-        split_uri(text)
+        _, name = split_uri(text)
     except InvalidGcsUri as exc:
         raise ValueError(str(exc)) from exc
+    if ".." in name.split("/"):
+        raise ValueError("a file reference may not hold a `..` segment")
     return text
 
 
@@ -120,7 +154,7 @@ def _webhook(value: Any) -> str:
 
 def _mode(value: Any) -> TuningMode:
     try:
-        return TuningMode(str(value).strip().lower())
+        return TuningMode(value.strip().lower() if isinstance(value, str) else None)
     except ValueError as exc:
         raise ValueError("expected adapter or full") from exc
 
@@ -142,17 +176,27 @@ _FIELD_TO_SETTING = {"validation": "validation_uri"}
 def _apply(base: TuningSettings, values: Mapping[str, Any], key_for: Any) -> tuple[TuningSettings, list[SettingProblem]]:
     changes: dict[str, Any] = {}
     problems: list[SettingProblem] = []
-    for field, raw in values.items():
-        parser = _FIELDS.get(field)
+    for name, raw in values.items():
+        key = key_for(name)[:MAX_SHOWN_CHARS]  # a manifest's field names are the uploader's text too
+        parser = _FIELDS.get(name)
         if parser is None:
-            problems.append(SettingProblem("UNKNOWN_SETTING", key_for(field), f"{key_for(field)} is not a tunewire setting"))
+            problems.append(SettingProblem("UNKNOWN_SETTING", key, f"{key} is not a tunewire setting"))
             continue
         try:
-            changes[_FIELD_TO_SETTING.get(field, field)] = parser(raw)
+            value = parser(raw)
+            if name == "validation":
+                _check_in_datasets_bucket(value, base.datasets_bucket)
         except (ValueError, TypeError) as exc:
-            shown = str(raw)[:80]
-            problems.append(SettingProblem("INVALID_SETTING", key_for(field), f"{key_for(field)}={shown!r}: {exc}"))
+            problems.append(SettingProblem("INVALID_SETTING", key, f"{key}={_shown(raw)}: {exc}"))
+            continue
+        changes[_FIELD_TO_SETTING.get(name, name)] = value
     return dataclasses.replace(base, **changes), problems
+
+
+def _check_in_datasets_bucket(uri: str, datasets_bucket: str | None) -> None:
+    bucket, _ = split_uri(uri)
+    if datasets_bucket and bucket != datasets_bucket:
+        raise ValueError(f"the file is outside the datasets bucket; upload it to gs://{datasets_bucket}/ and name it there")
 
 
 def is_data_only(metadata: Mapping[str, str]) -> bool:
@@ -181,7 +225,7 @@ def parse_manifest(
         return None, base, [SettingProblem("INVALID_MANIFEST", manifest_name, message)]
 
     if len(raw) > MAX_MANIFEST_BYTES:
-        return bad(f"the manifest is {len(raw):,} bytes; at most {MAX_MANIFEST_BYTES:,} are read")
+        return bad(f"the manifest is larger than {MAX_MANIFEST_BYTES:,} bytes; at most {MAX_MANIFEST_BYTES:,} are read")
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -208,6 +252,7 @@ def parse_manifest(
 
 def _resolve(reference: str, bucket: str, folder: str, key: str, problems: list[SettingProblem]) -> str | None:
     """A manifest's file reference → gs:// URI in the manifest's own bucket."""
+    shown = repr(reference[:MAX_URL_LENGTH])
     if reference.startswith("gs://"):
         try:
             other_bucket, name = split_uri(reference)
@@ -215,12 +260,13 @@ def _resolve(reference: str, bucket: str, folder: str, key: str, problems: list[
             problems.append(SettingProblem("INVALID_MANIFEST", key, str(exc)))
             return None
         if other_bucket != bucket:
-            problems.append(
-                SettingProblem("INVALID_MANIFEST", key, f"{reference} is in another bucket; manifests may only name files in {bucket}")
-            )
+            problems.append(SettingProblem("INVALID_MANIFEST", key, f"{shown} is in another bucket; manifests may only name files in {bucket}"))
+            return None
+        if ".." in name.split("/"):
+            problems.append(SettingProblem("INVALID_MANIFEST", key, f"{shown} holds a `..` segment"))
             return None
         return reference
     if "://" in reference or reference.startswith("/") or ".." in reference.split("/"):
-        problems.append(SettingProblem("INVALID_MANIFEST", key, f"{reference!r} must be a name relative to the manifest or a gs:// URI"))
+        problems.append(SettingProblem("INVALID_MANIFEST", key, f"{shown} must be a name relative to the manifest or a gs:// URI"))
         return None
     return f"gs://{bucket}/{folder}{reference}"

@@ -164,3 +164,12 @@ def test_a_verdict_puts_its_event_in_the_outbox_until_notify_receives_it(harness
     harness.store.event_received(outcome.job_id, JobState.VALIDATED)
     assert harness.store.get(outcome.job_id)["outbox"] == []
     assert outcome.job_id not in [job["id"] for job in harness.store.jobs_with_unsent_events()]
+
+
+def test_an_upload_to_another_bucket_starts_no_job(harness, gemma_tokenizer):
+    upload = harness.upload("elsewhere/train.jsonl", (EXAMPLES / "sentiment/train.jsonl").read_bytes())
+    settings = replace(harness.settings, datasets_bucket="the-real-datasets-bucket")
+    outcome = handle_upload(upload, settings=settings, store=harness.store, bus=harness.bus, storage_client=harness.gcs,
+                            tokenizer=gemma_tokenizer)
+    assert outcome.action == "ignored" and "is not the datasets bucket" in outcome.reason
+    assert list(harness.store._collection.stream()) == []

@@ -1,25 +1,21 @@
 """Bad input of any kind yields a report, never an unhandled exception (property-based).
 
-The default run tries well over a thousand generated inputs; set HYPOTHESIS_PROFILE=deep for more.
+The number of generated inputs per property comes from the suite's hypothesis profile
+(tests/conftest.py): 1,000 by default, more with `--hypothesis-budget=N`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.dataset import ValidationOptions, validate_dataset
 from shared.dataset.sources import iter_lines
 from tests.unit.helpers_dataset import chat
-
-settings.register_profile("default", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.register_profile("deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 OPTIONS = ValidationOptions(check_media=False, max_findings_per_code=3)
 
