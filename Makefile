@@ -6,7 +6,7 @@ PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow test-all bench clean
+.PHONY: install demo test test-slow test-all bench reliability clean
 
 install: $(STAMP)
 
@@ -33,6 +33,13 @@ test-slow: install
 
 test-all: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every reliability check (slow ones included), then docs/reliability.md from what they recorded.
+RELIABILITY_RESULTS ?= build/reliability/results.jsonl
+reliability: install
+	mkdir -p $(dir $(RELIABILITY_RESULTS))
+	TUNEWIRE_RELIABILITY_RESULTS=$(abspath $(RELIABILITY_RESULTS)) $(BIN)/python -m pytest tests/reliability -m reliability $(PYTEST_ARGS) || true
+	$(BIN)/python scripts/render_reliability.py $(RELIABILITY_RESULTS)
 
 bench: install
 	$(BIN)/python benchmarks/validate_bench.py

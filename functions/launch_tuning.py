@@ -23,7 +23,7 @@ def on_cloud_event(cloud_event: Any) -> None:
         return
     clients = runtime.clients()
     outcome = handle_tuning_request(
-        message.job_id, store=clients.jobs, bus=clients.bus, vertex=clients.vertex, lease_s=clients.settings.launch_lease_s
+        message.job_id, store=clients.jobs, bus=clients.bus, vertex=clients.vertex, lease_s=clients.settings.lease_s
     )
     level = logging.WARNING if outcome.action in ("unknown_job", "failed", "waiting_for_quota") else logging.INFO
     runtime.log_event(level, f"launch {outcome.action}", function=FUNCTION, job_id=outcome.job_id, reason=outcome.reason)

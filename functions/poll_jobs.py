@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from functions import runtime
+from shared import leases
 from shared.pipeline.poll_jobs import poll_active_jobs
 from shared.pipeline.reconcile import reconcile
 
 FUNCTION = "poll_jobs"
+POLL_LEASE = "poll"
+"""One tick at a time (locks/poll): a duplicated or overlapping tick is skipped, not run twice."""
 
 
 def on_cloud_event(cloud_event: Any) -> None:
     if runtime.too_old(cloud_event, FUNCTION):
         return
     clients = runtime.clients()
+    lock = clients.firestore.collection(leases.LOCKS_COLLECTION).document(POLL_LEASE)
+    holder = uuid.uuid4().hex
+    if not leases.acquire(clients.firestore, lock, POLL_LEASE, seconds=clients.settings.lease_s, holder=holder, create=True):
+        runtime.log_event(logging.INFO, "poll tick skipped: another tick is running", function=FUNCTION, event_id=cloud_event["id"])
+        return
+    try:
+        _tick(clients)
+    finally:
+        leases.release(clients.firestore, lock, POLL_LEASE, holder=holder)
+
+
+def _tick(clients: Any) -> None:
     summary = poll_active_jobs(
         store=clients.jobs, bus=clients.bus, vertex=clients.vertex, concurrency=clients.settings.poll_concurrency
     )

@@ -54,6 +54,7 @@ class Settings:
     webhook_allowed_hosts: str = ""  # comma-separated; empty: any public host
     webhook_secrets_file: str = ""  # local stack: JSON file of signing secrets
     webhook_secret_prefix: str = "tunewire-webhook-"  # cloud: Secret Manager secret name prefix
+    webhook_timeout_s: float = 10.0  # one delivery attempt, connect to response headers
     max_event_age_s: int = 86_400
     poll_concurrency: int = 8
     vertex_timeout_s: float = 30.0
@@ -63,8 +64,9 @@ class Settings:
     pending_alert_s: int = 3_600  # a job PENDING longer than this is reported as stuck
 
     @property
-    def launch_lease_s(self) -> float:
-        """How long one launch may hold a job: a find and a create, each bounded by the timeout."""
+    def lease_s(self) -> float:
+        """How long a launch (a find and a create) or a poll tick may hold its lease: a holder
+        that dies frees it after this long."""
         return 2 * self.vertex_timeout_s + 30
 
     @property

@@ -69,6 +69,7 @@ locals {
     TUNEWIRE_WEBHOOK_ALLOWED_HOSTS     = join(",", var.allowed_webhook_hosts)
     TUNEWIRE_WEBHOOK_SECRETS_FILE      = "" # empty: signing secrets come from Secret Manager
     TUNEWIRE_WEBHOOK_SECRET_PREFIX     = local.webhook_key_prefix
+    TUNEWIRE_WEBHOOK_TIMEOUT_S         = tostring(var.webhook_timeout_seconds)
     TUNEWIRE_MAX_EVENT_AGE_S           = tostring(var.max_event_age_seconds)
     TUNEWIRE_POLL_CONCURRENCY          = tostring(var.poll_concurrency)
     TUNEWIRE_VERTEX_TIMEOUT_S          = tostring(var.vertex_timeout_seconds)

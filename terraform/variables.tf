@@ -216,6 +216,17 @@ variable "vertex_timeout_seconds" {
   }
 }
 
+variable "webhook_timeout_seconds" {
+  description = "Timeout of one webhook delivery attempt (TUNEWIRE_WEBHOOK_TIMEOUT_S); a slower receiver is retried by Pub/Sub."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.webhook_timeout_seconds > 0 && var.webhook_timeout_seconds <= 60
+    error_message = "webhook_timeout_seconds must be above 0 and at most 60."
+  }
+}
+
 variable "reconcile_after_seconds" {
   description = "A state event notify never received, or a VALIDATED job untouched this long, is re-driven by the poll tick (TUNEWIRE_RECONCILE_AFTER_S)."
   type        = number

@@ -69,3 +69,14 @@ def deliveries_for_job(db: firestore.Client, job_id: str) -> list[dict[str, Any]
     """Every webhook delivery record of one job (single-field index on job_id)."""
     query = db.collection("webhook_deliveries").where(filter=FieldFilter("job_id", "==", job_id))
     return [snapshot.to_dict() for snapshot in query.stream()]
+
+
+def stuck_jobs(db: firestore.Client) -> list[dict[str, Any]]:
+    """Jobs reported held PENDING past the limit and still PENDING (equality filters only: the
+    single-field indexes serve it, no composite index)."""
+    query = (
+        db.collection("jobs")
+        .where(filter=FieldFilter("state", "==", "PENDING"))
+        .where(filter=FieldFilter("stuck.state", "==", "PENDING"))
+    )
+    return [snapshot.to_dict() for snapshot in query.stream()]

@@ -17,6 +17,6 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     CompositeIndex(
         collection="jobs",
         fields=(("state", "ASCENDING"), ("updated_at", "DESCENDING")),
-        used_by="JobStore.jobs_in_state, tunewire jobs --state, examples/firestore/queries.py (jobs_in_state, recent_failures)",
+        used_by="JobStore.jobs_in_state, JobStore.jobs_untouched_since (the reconciler), tunewire jobs --state, examples/firestore/queries.py (jobs_in_state, recent_failures)",
     ),
 )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
+from shared import leases
 from shared.jobs.states import NOTIFIED_STATES, VERTEX_ACTIVE_STATES, JobState, can_transition
 
 MAX_HISTORY = 200
@@ -148,39 +149,11 @@ class JobStore:
         return [snapshot.to_dict() for snapshot in query.stream()]
 
     def acquire_lease(self, job_id: str, name: str, *, seconds: float, holder: str) -> bool:
-        """Take `leases.<name>` for `seconds` unless another holder has it: one launcher at a time."""
-        from datetime import timedelta
-
-        from google.cloud import firestore
-
-        ref = self.reference(job_id)
-
-        @firestore.transactional
-        def take(transaction: Any) -> bool:
-            snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return False
-            lease = (snapshot.to_dict().get("leases") or {}).get(name) or {}
-            now = utc_now()
-            if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
-                return False
-            transaction.update(ref, {f"leases.{name}": {"holder": holder, "until": now + timedelta(seconds=seconds)}})
-            return True
-
-        return take(self._client.transaction())
+        """Take `leases.<name>` on the job for `seconds` unless another holder has it."""
+        return leases.acquire(self._client, self.reference(job_id), name, seconds=seconds, holder=holder)
 
     def release_lease(self, job_id: str, name: str, *, holder: str) -> None:
-        from google.cloud import firestore
-
-        ref = self.reference(job_id)
-
-        @firestore.transactional
-        def release(transaction: Any) -> None:
-            snapshot = ref.get(transaction=transaction)
-            if snapshot.exists and ((snapshot.to_dict().get("leases") or {}).get(name) or {}).get("holder") == holder:
-                transaction.update(ref, {f"leases.{name}": firestore.DELETE_FIELD})
-
-        release(self._client.transaction())
+        leases.release(self._client, self.reference(job_id), name, holder=holder)
 
     def active_jobs(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every job that may have a Vertex job to poll, page by page in document-id order

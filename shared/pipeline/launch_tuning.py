@@ -41,7 +41,7 @@ def vertex_summary(vertex_job: VertexJob) -> dict[str, Any]:
 
 
 def handle_tuning_request(job_id: str, *, store: JobStore, bus: Any, vertex: Any, lease_s: float = 90.0) -> LaunchOutcome:
-    """`lease_s` (Settings.launch_lease_s) outlasts one launch; a launcher that dies holding it
+    """`lease_s` (Settings.lease_s) outlasts one launch; a launcher that dies holding it
     blocks others only that long, then the poller requests the launch again."""
     document = store.get(job_id)
     if document is None:

@@ -53,6 +53,7 @@ class NotifyOutcome:
     gone: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     unknown_job: bool = False  # no such job: nothing to send, the event is acknowledged
+    not_reached: bool = False  # the job never entered the event's state: a stray or forged event
 
 
 def notify_job_event(
@@ -73,6 +74,9 @@ def notify_job_event(
     job = store.get(job_id)
     if job is None:
         outcome.unknown_job = True
+        return outcome
+    if state not in {entry.get("state") for entry in job.get("history") or []}:
+        outcome.not_reached = True  # events are published after their commit, so this one is bogus
         return outcome
     if state in (job.get("outbox") or []):
         store.event_received(job_id, JobState(state))

@@ -12,6 +12,9 @@ this pass looks for and re-drives, with the same idempotent message the pipeline
   and none finished);
 * a job PENDING for longer than `pending_alert_s` → reported once: a `stuck` record on the job
   and a WARNING log line (an alerting policy can match it).
+
+Each re-drive is recorded on the job (`redriven.<what>`, and `updated_at`), so the same job is
+re-driven at most once per grace period however many ticks run.
 """
 
 from __future__ import annotations
@@ -50,12 +53,12 @@ def reconcile(*, store: JobStore, bus: Any, settings: Settings, storage_client: 
     summary = ReconcileSummary()
     after = timedelta(seconds=settings.reconcile_after_s)
     for job in store.jobs_with_unsent_events():
-        _guard(summary, job, lambda job=job: _republish_events(job, now - after, bus, summary))
+        _guard(summary, job, lambda job=job: _republish_events(job, now, now - after, store, bus, summary))
     for job in store.jobs_untouched_since([JobState.VALIDATED], now - after):
-        _guard(summary, job, lambda job=job: _request_launch(job, bus, summary))
+        _guard(summary, job, lambda job=job: _request_launch(job, now, store, bus, summary))
     stale_validation = now - timedelta(seconds=settings.validation_stale_s)
     for job in store.jobs_untouched_since([JobState.RECEIVED, JobState.VALIDATING], stale_validation):
-        _guard(summary, job, lambda job=job: _redrive_upload(job, settings, bus, storage_client, summary))
+        _guard(summary, job, lambda job=job: _redrive_upload(job, now, settings, store, bus, storage_client, summary))
     pending_limit = timedelta(seconds=settings.pending_alert_s)
     for job in store.jobs_in_state(JobState.PENDING, limit=500):
         _guard(summary, job, lambda job=job: _report_stuck(job, now, pending_limit, store, summary))
@@ -77,7 +80,12 @@ def entered_at(job: dict[str, Any], state: str) -> datetime | None:
     return None
 
 
-def _republish_events(job: dict[str, Any], cutoff: datetime, bus: Any, summary: ReconcileSummary) -> None:
+def _republish_events(job: dict[str, Any], now: datetime, cutoff: datetime, store: JobStore, bus: Any,
+                      summary: ReconcileSummary) -> None:
+    last = (job.get("redriven") or {}).get("events")
+    if last is not None and last > cutoff:
+        return  # published again recently: give notify the same grace as the first time
+    published = False
     pending = [(entered_at(job, state), state) for state in job.get("outbox") or []]
     for at, state in sorted(pending, key=lambda item: (item[0] is None, item[0] or cutoff)):
         if at is not None and at > cutoff:
@@ -85,14 +93,19 @@ def _republish_events(job: dict[str, Any], cutoff: datetime, bus: Any, summary: 
         reason = next((e.get("reason", "") for e in reversed(job.get("history") or []) if e.get("state") == state), "")
         bus.job_state_changed(job["id"], state, reason)
         summary.events_republished.append((job["id"], state))
+        published = True
+    if published:
+        store.update(job["id"], {"redriven.events": now})
 
 
-def _request_launch(job: dict[str, Any], bus: Any, summary: ReconcileSummary) -> None:
+def _request_launch(job: dict[str, Any], now: datetime, store: JobStore, bus: Any, summary: ReconcileSummary) -> None:
     bus.request_tuning(job["id"])
+    store.update(job["id"], {"redriven.launch": now})  # also restarts its grace (updated_at)
     summary.launches_requested.append(job["id"])
 
 
-def _redrive_upload(job: dict[str, Any], settings: Settings, bus: Any, storage_client: Any, summary: ReconcileSummary) -> None:
+def _redrive_upload(job: dict[str, Any], now: datetime, settings: Settings, store: JobStore, bus: Any, storage_client: Any,
+                    summary: ReconcileSummary) -> None:
     source = job.get("source") or {}
     if not source.get("bucket") or not source.get("name"):
         return
@@ -110,6 +123,7 @@ def _redrive_upload(job: dict[str, Any], settings: Settings, bus: Any, storage_c
         REDRIVEN_ATTRIBUTE: "reconcile",
     }
     bus.publish_raw(settings.topic_dataset_uploads, orjson.dumps(resource), attributes)
+    store.update(job["id"], {"redriven.upload": now})
     summary.uploads_redriven.append(job["id"])
 
 

@@ -41,3 +41,10 @@ def test_the_documented_queries_return_the_jobs_they_describe(db):
     assert {j["id"] for j in queries.jobs_under_prefix(db, "team-a/")} == {running, failed}
     assert {j["id"] for j in queries.recent_failures(db)} == {failed, invalid}
     assert queries.deliveries_for_job(db, running) == []
+
+
+def test_the_stuck_jobs_query_returns_pending_jobs_that_were_reported(db):
+    reported = make_job(db, "team-a/run3/train.jsonl", [S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.PENDING])
+    make_job(db, "team-a/run4/train.jsonl", [S.VALIDATING, S.VALIDATED, S.LAUNCHING, S.PENDING])
+    JobStore(db, "jobs").update(reported, {"stuck": {"state": "PENDING", "reason": "PENDING for 61 min"}})
+    assert [j["id"] for j in queries.stuck_jobs(db)] == [reported]

@@ -111,3 +111,18 @@ def test_a_lease_is_held_by_one_holder_until_released_or_expired(store):
     store.release_lease(job_id, "launch", holder="a")
     assert store.acquire_lease(job_id, "launch", seconds=-1, holder="b")  # already expired
     assert store.acquire_lease(job_id, "launch", seconds=60, holder="c")
+
+
+def test_a_named_lock_is_created_on_first_use_and_held_by_one_holder(firestore_emulator):
+    import uuid as _uuid
+
+    from google.cloud import firestore as _firestore
+
+    from shared import leases
+
+    client = _firestore.Client(project="tunewire-test")
+    lock = client.collection(leases.LOCKS_COLLECTION).document(f"poll-{_uuid.uuid4().hex[:6]}")
+    assert leases.acquire(client, lock, "poll", seconds=60, holder="a", create=True)
+    assert not leases.acquire(client, lock, "poll", seconds=60, holder="b", create=True)
+    leases.release(client, lock, "poll", holder="a")
+    assert leases.acquire(client, lock, "poll", seconds=60, holder="b", create=True)

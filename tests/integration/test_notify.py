@@ -86,6 +86,17 @@ def test_a_redelivered_event_is_not_sent_twice(world):
     assert again.skipped == [world["endpoint"].id] and len(world["receiver"].events) == 1
 
 
+def test_an_event_for_a_state_the_job_never_entered_sends_nothing(world):
+    outcome = notify(world, state="SUCCEEDED")  # the job is only VALIDATED
+    assert outcome.not_reached and outcome.delivered == [] and world["receiver"].events == []
+
+
+def test_notify_takes_the_event_out_of_the_outbox(world):
+    assert world["store"].get(world["job_id"])["outbox"] == ["VALIDATED"]
+    notify(world)
+    assert world["store"].get(world["job_id"])["outbox"] == []
+
+
 def test_a_receiver_failing_twice_then_succeeding_gets_it_with_three_attempts_logged(world):
     world["receiver"].fail_next = 2
     for _ in range(2):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,18 @@ from shared import faults
 from tests.e2e.stack_helpers import Receiver, StackDriver
 
 TEST_FUNCTION_ENV = {
-    "TUNEWIRE_RECONCILE_AFTER_S": "3",  # re-drive lost messages after 3 s, not 2 min
+    "TUNEWIRE_RECONCILE_AFTER_S": "8",  # re-drive lost messages after 8 s, not 2 min
     "TUNEWIRE_VERTEX_TIMEOUT_S": "3",  # so a launch lease left by a dead launcher lasts 36 s
 }
+
+
+def registered_receiver(driver: StackDriver, prefix: str) -> Iterator[Receiver]:
+    """A verifying receiver registered for uploads under `prefix`; removed afterwards."""
+    server = Receiver()
+    endpoint, _ = driver.clients.endpoints.add(server.url, prefix=prefix, secret=server.secret)
+    yield server
+    driver.clients.endpoints.remove(endpoint.id)
+    server.close()
 
 
 def crash_points_file(driver: StackDriver) -> Path:

@@ -18,6 +18,7 @@ from shared import faults
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import Receiver, StackDriver, small_dataset
 from tests.reliability.stack_faults import (
+    registered_receiver,
     crash_points_file,
     delivery_records,
     function_env,
@@ -47,11 +48,7 @@ def crashing(tmp_path_factory) -> Iterator[StackDriver]:
 
 @pytest.fixture
 def receiver(crashing) -> Iterator[Receiver]:
-    server = Receiver()
-    endpoint, _ = crashing.clients.endpoints.add(server.url, prefix="crash/", secret=server.secret)
-    yield server
-    crashing.clients.endpoints.remove(endpoint.id)
-    server.close()
+    yield from registered_receiver(crashing, "crash/")
 
 
 def run_crash(driver: StackDriver, receiver: Receiver, point: str, component: str) -> tuple[dict, str]:
@@ -158,9 +155,11 @@ def test_poll_killed_after_a_transition_commit_loses_no_event(crashing, receiver
 
 
 def test_validate_killed_mid_stream_validates_again_and_finishes(crashing, receiver, outcome):
-    big = small_dataset(280) * 60  # ~2.5 MB: long enough to kill while it streams
+    big = small_dataset(280) * 300  # ~32 MB: several seconds of validation to kill it in
     job_id = crashing.upload(big, prefix="crash/mid-stream", metadata={"tunewire-epochs": "1"})
-    crashing.wait_for(job_id, {"VALIDATING"}, timeout_s=60)
+    crashing.wait_until(lambda: (crashing.clients.jobs.get(job_id) or {}).get("state") == "VALIDATING",
+                        timeout_s=60, what="validation to start")
+    assert crashing.clients.jobs.get(job_id)["state"] == "VALIDATING"
     crashing.stack.kill("fn-validate_dataset")
     crashing.stack.restart("fn-validate_dataset")
     job = crashing.wait_for(job_id, {"VALIDATED", "LAUNCHING", "PENDING", "RUNNING", "SUCCEEDED", "INVALID", "FAILED"}, timeout_s=180)
@@ -169,7 +168,7 @@ def test_validate_killed_mid_stream_validates_again_and_finishes(crashing, recei
     assert transitions(job)[:3] == ["RECEIVED", "VALIDATING", "VALIDATED"]
     assert len(crashing.vertex_jobs_labelled(job_id)) <= 1
     outcome.record(
-        area="crash", fault="validate_dataset killed (SIGKILL of its process group) while streaming a 2.5 MB upload",
+        area="crash", fault=f"validate_dataset killed (SIGKILL of its process group) while streaming a {len(big) / 1e6:.0f} MB upload",
         injected="LocalStack.kill during VALIDATING; a new worker takes over",
         expected="Pub/Sub redelivers; validation runs again from the start; one job; VALIDATED",
         observed=f"validation_attempts={job['validation_attempts']}, one job, reached {job['state']}",

@@ -217,7 +217,7 @@ def test_odd_but_legal_object_names_each_become_one_succeeded_job_labelled_only_
     assert storage == {"reads_outside_datasets": 0, "bait_bucket_requests": 0, "handler_exceptions": 0}
     counts = settled.counts()
     outcome.record(
-        area="uploads", fault="odd but legal object names",
+        area="hostile input", fault="odd but legal object names",
         injected=f"{len(uploads)} datasets named with: {case_list(uploads, 'SUCCEEDED')}",
         expected="each its own job, SUCCEEDED; Vertex labels exactly {tunewire-job: <id>}; display name = job id; "
                  "nothing read outside the datasets bucket",
@@ -256,7 +256,7 @@ def test_names_cloud_storage_refuses_are_tolerated_or_acknowledged_never_a_crash
     assert storage == {"reads_outside_datasets": 0, "bait_bucket_requests": 0, "handler_exceptions": 0}
     counts = {**settled.counts(), "uploads": len(tolerated) + 1, "jobs": len(settled.jobs) + over_long_jobs}
     outcome.record(
-        area="uploads", fault="object names Cloud Storage refuses, accepted by fake-gcs-server",
+        area="hostile input", fault="object names Cloud Storage refuses, accepted by fake-gcs-server",
         injected="names with LF, CR and CRLF, and one of 1,025 bytes (fake-gcs-server stores all four; Cloud Storage refuses them)",
         expected="CR/LF names: one SUCCEEDED job each, label-safe id; the 1,025-byte name: acknowledged as poison with a logged "
                  "reason, no job, no retry",
@@ -307,7 +307,7 @@ def test_hostile_manifests_end_invalid_with_a_coded_error_and_read_nothing_outsi
     assert storage == {"reads_outside_datasets": 0, "bait_bucket_requests": 0, "handler_exceptions": 0}
     counts = settled.counts()
     outcome.record(
-        area="uploads", fault="hostile manifests",
+        area="hostile input", fault="hostile manifests",
         injected=f"{len(uploads)} manifests: {case_list(uploads, 'INVALID')}",
         expected="each its own job, INVALID with INVALID_MANIFEST or INVALID_SETTING; no Vertex job; nothing read outside "
                  "the datasets bucket",
@@ -359,7 +359,7 @@ def test_metadata_aimed_at_vertex_labels_or_display_names_never_reaches_them_raw
     assert storage == {"reads_outside_datasets": 0, "bait_bucket_requests": 0, "handler_exceptions": 0}
     counts = settled.counts()
     outcome.record(
-        area="uploads", fault="metadata aimed at Vertex labels and display names",
+        area="hostile input", fault="metadata aimed at Vertex labels and display names",
         injected=(f"{len(LABELLED_ODD)} printable but odd display names ({', '.join(LABELLED_ODD)}), hostile user metadata, "
                   f"{len(UNUSABLE)} unusable settings ({', '.join(UNUSABLE)})"),
         expected=("odd printable display names: SUCCEEDED, display name kept exactly; unusable ones: INVALID with a coded error; "
@@ -395,7 +395,7 @@ def test_metadata_may_not_name_a_validation_file_outside_the_datasets_bucket(sta
     assert storage == {"reads_outside_datasets": 0, "bait_bucket_requests": 0, "handler_exceptions": 0}
     counts = settled.counts()
     outcome.record(
-        area="uploads", fault="metadata naming files outside the datasets bucket",
+        area="hostile input", fault="metadata naming files outside the datasets bucket",
         injected="tunewire-validation naming a bait dataset in another bucket, an object in the reports bucket, and a path "
                  "through a `..` segment; one control inside the datasets bucket",
         expected="the three: INVALID with INVALID_SETTING and no Vertex job; the control: SUCCEEDED, its Vertex job given its "

@@ -12,7 +12,7 @@ import pytest
 from infra.topology import DeliveryPolicy
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import Receiver, StackDriver, small_dataset
-from tests.reliability.stack_faults import TEST_FUNCTION_ENV, log_entries, transitions, webhook_ids_by_event
+from tests.reliability.stack_faults import registered_receiver, TEST_FUNCTION_ENV, log_entries, transitions, webhook_ids_by_event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -32,11 +32,7 @@ def restarting(tmp_path_factory) -> Iterator[StackDriver]:
 
 @pytest.fixture
 def receiver(restarting) -> Iterator[Receiver]:
-    server = Receiver()
-    endpoint, _ = restarting.clients.endpoints.add(server.url, prefix="restart/", secret=server.secret)
-    yield server
-    restarting.clients.endpoints.remove(endpoint.id)
-    server.close()
+    yield from registered_receiver(restarting, "restart/")
 
 
 def running_job(driver: StackDriver, name: str) -> str:

@@ -60,7 +60,7 @@ def test_no_signing_secret_appears_in_any_log_line_or_firestore_document(stack: 
     assert {"fn-notify.log", "fn-validate_dataset.log", "fn-poll_jobs.log", "fn-launch_tuning.log"} <= set(in_logs.file_names)
     assert report.documents >= 1 + 2 + 3 * len(expected) and report.log_lines > 0
     outcome.record(
-        area="webhooks",
+        area="secrets",
         fault="a signing secret written to a log or a Firestore document",
         injected=(
             f"a job to SUCCEEDED with webhooks to 3 receivers: an endpoint's own secret, a rotated pair (signing with both), "
@@ -114,7 +114,7 @@ def test_the_scanner_finds_a_planted_secret_in_every_form_it_looks_for(stack: St
     message = found_in_logs.merge(found_in_firestore).describe()
     assert planted[:SHOWN_SECRET_CHARS] in message and body.rstrip("=") not in message and planted not in message
     outcome.record(
-        area="webhooks",
+        area="secrets",
         fault="the secrets scan misses a leaked secret (negative control)",
         injected="one planted secret written whole, as its base64 body and as raw key bytes into 3 of 4 scratch log files and 3 of 4 scratch documents",
         expected="every planted form found, named by file and line or document path, the secret never printed",

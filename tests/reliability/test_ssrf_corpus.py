@@ -193,7 +193,7 @@ def test_every_hostile_webhook_url_is_refused_before_any_connection(outcome):
     assert local.outcomes["refused"] + local.outcomes["loopback"] == len(urls) and local.outcomes["refused"] > 0
     assert cloud.reasons[LOOPBACK_REASON] > 0 and cloud.reasons["private_address"] > 0 and cloud.reasons["metadata_address"] > 0
     outcome.record(
-        area="webhooks",
+        area="ssrf",
         fault="SSRF: webhook URLs aimed at internal addresses",
         injected=(
             f"{len(urls)} distinct hostile URLs ({len(urls) - added_here} from the unit corpus, {added_here} more listed here): private, "
@@ -300,7 +300,7 @@ def test_a_redirect_to_a_private_address_is_never_followed(serve, outcome):
     assert [len(redirector.paths) for redirector in redirectors] == [1] * len(redirectors)
     assert inside.paths == []
     outcome.record(
-        area="webhooks",
+        area="ssrf",
         fault="SSRF: a receiver redirects the delivery to an internal address",
         injected=(
             f"{len(attempts)} deliveries to real local servers answering {'/'.join(map(str, REDIRECT_STATUSES))} with a "

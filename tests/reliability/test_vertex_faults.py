@@ -14,7 +14,7 @@ import pytest
 from infra.topology import DeliveryPolicy
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import Receiver, StackDriver, small_dataset
-from tests.reliability.stack_faults import TEST_FUNCTION_ENV, log_entries, transitions
+from tests.reliability.stack_faults import registered_receiver, TEST_FUNCTION_ENV, log_entries, transitions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 
@@ -36,11 +36,7 @@ def flaky(tmp_path_factory) -> Iterator[StackDriver]:
 
 @pytest.fixture
 def receiver(flaky) -> Iterator[Receiver]:
-    server = Receiver()
-    endpoint, _ = flaky.clients.endpoints.add(server.url, prefix="vertex/", secret=server.secret)
-    yield server
-    flaky.clients.endpoints.remove(endpoint.id)
-    server.close()
+    yield from registered_receiver(flaky, "vertex/")
 
 
 def twin_faults(driver: StackDriver, method: str = "GET", rule: dict | None = None) -> dict:

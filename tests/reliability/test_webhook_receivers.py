@@ -4,8 +4,8 @@ good, slower than the delivery timeout, redirecting, and gone (410).
 Each case checks three records against each other: the requests that reached the receiver
 (``Receiver.received``), the delivery record of each (job, event, endpoint) in
 ``webhook_deliveries`` (one entry per attempt), and the job's own ``deliveries`` log.
-The notify step's HTTP timeout is its fixed 10 s (no setting changes it), so the slow
-receiver holds each request 13 s.
+The fast stack sets the delivery timeout (TUNEWIRE_WEBHOOK_TIMEOUT_S) to 3 s, so the slow
+receiver holds each request 5 s.
 """
 
 from __future__ import annotations
@@ -26,15 +26,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 FAST_RETRIES = DeliveryPolicy(min_backoff_s=1, max_backoff_s=2, max_delivery_attempts=5)
 OUTAGE_RETRIES = DeliveryPolicy(min_backoff_s=1, max_backoff_s=30, max_delivery_attempts=25)
 OUTAGE_S = 125.0  # the receiver stays down this long (real time) before it listens again
-DELIVERY_TIMEOUT_S = 10.0  # notify_job_event's timeout_s, which the notify function leaves at its default
-SLOW_S = 13.0
+DELIVERY_TIMEOUT_S = 3.0  # TUNEWIRE_WEBHOOK_TIMEOUT_S on the fast stack
+SLOW_S = 5.0
 BROKEN = EXAMPLES / "broken" / "train.jsonl"  # an upload that ends INVALID: exactly one event
 
 
 @pytest.fixture(scope="module")
 def fast_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackDriver]:
     """Retries a second or two apart, dead letters after 5 attempts."""
-    yield from run_stack(tmp_path_factory, twin_engine="fake", delivery=FAST_RETRIES)
+    yield from run_stack(tmp_path_factory, twin_engine="fake", delivery=FAST_RETRIES,
+                         function_env={"TUNEWIRE_WEBHOOK_TIMEOUT_S": str(DELIVERY_TIMEOUT_S)})
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_a_receiver_down_for_minutes_gets_every_event_exactly_once_after_it_come
     delivered_at = max(r["attempts"][-1]["at"] for r in records.values())
     attempts = {event: len(record["attempts"]) for event, record in records.items()}
     outcome.record(
-        area="webhooks",
+        area="webhook receivers",
         fault="receiver down (connection refused) for minutes, then back on the same port",
         injected=f"receiver not listening for {outage_s:.0f} s while a job ran to SUCCEEDED; retries back off to {OUTAGE_RETRIES.max_backoff_s} s, {OUTAGE_RETRIES.max_delivery_attempts} attempts",
         expected="every event retried through the outage, then delivered exactly once per webhook-id; every attempt logged",
@@ -165,7 +166,7 @@ def test_a_receiver_down_longer_than_the_retry_policy_dead_letters_the_event_aft
     assert receiver.received == []
     assert_log_matches_record(fast_stack, job_id, endpoint.id, "tuning.job.invalid", record)
     outcome.record(
-        area="webhooks",
+        area="webhook receivers",
         fault="receiver down for longer than the retry policy",
         injected=f"receiver never listening; retry policy {FAST_RETRIES.max_delivery_attempts} attempts, backoff {FAST_RETRIES.min_backoff_s}-{FAST_RETRIES.max_backoff_s} s",
         expected="the event dead-letters; its delivery record says failed after max_delivery_attempts attempts",
@@ -209,7 +210,7 @@ def test_a_receiver_slower_than_the_timeout_is_never_marked_delivered_and_gets_t
     assert len({r.webhook_id for r in receiver.received}) == 1
     assert_log_matches_record(fast_stack, job_id, endpoint.id, event, record)
     outcome.record(
-        area="webhooks",
+        area="webhook receivers",
         fault="receiver slower than the delivery timeout, then fast",
         injected=f"receiver holds each request {SLOW_S:g} s (timeout {DELIVERY_TIMEOUT_S:g} s) and answers 200 too late, until switched to answer at once",
         expected="each slow attempt logged as a timeout and retried, never marked delivered; delivered once when fast",
@@ -251,7 +252,7 @@ def test_a_redirecting_receiver_is_logged_as_failed_and_nothing_reaches_its_loca
     assert location.received == [] and location.requests == 0
     assert_log_matches_record(fast_stack, job_id, endpoint.id, event, record)
     outcome.record(
-        area="webhooks",
+        area="webhook receivers",
         fault="receiver answers 3xx with a Location elsewhere",
         injected=f"receiver answers {'/'.join(map(str, REDIRECT_STATUSES))} in turn with Location: a second local receiver",
         expected="no redirect followed; each attempt logged failed with its status; the event dead-letters",
@@ -300,7 +301,7 @@ def test_a_410_disables_the_endpoint_and_later_events_reach_only_the_other_endpo
         assert sorted(records) == sorted(events)
         assert all([(a["status"], a["outcome"]) for a in r["attempts"]] == [(200, "delivered")] for r in records.values())
     outcome.record(
-        area="webhooks",
+        area="webhook receivers",
         fault="receiver answers 410 Gone",
         injected="one of two registered endpoints answers 410 to a job's event; a second job follows",
         expected="the endpoint is disabled after one attempt; later events are not sent to it; the other endpoint gets every event",

@@ -63,11 +63,24 @@ def test_launch_tuning_returns_500_on_a_transient_fault_so_pubsub_retries(mocker
     assert client_for("launch_tuning").post(path_of(body), json=body).status_code == 500
 
 
-def test_poll_jobs_runs_one_tick_per_captured_scheduler_message(mocker):
+def test_poll_jobs_runs_one_tick_per_captured_scheduler_message_holding_the_poll_lease(mocker):
+    acquire = mocker.patch("functions.poll_jobs.leases.acquire", return_value=True)
+    release = mocker.patch("functions.poll_jobs.leases.release")
     step = mocker.patch("functions.poll_jobs.poll_active_jobs", return_value=PollSummary(polled=2))
+    repair = mocker.patch("functions.poll_jobs.reconcile")
     body = push("poll_tick_push.json")
     assert client_for("poll_jobs").post(path_of(body), json=body).status_code == 200
     step.assert_called_once()
+    repair.assert_called_once()
+    assert acquire.call_args.kwargs["holder"] == release.call_args.kwargs["holder"]
+
+
+def test_a_poll_tick_arriving_while_another_runs_is_skipped(mocker):
+    mocker.patch("functions.poll_jobs.leases.acquire", return_value=False)
+    step = mocker.patch("functions.poll_jobs.poll_active_jobs")
+    body = push("poll_tick_push.json")
+    assert client_for("poll_jobs").post(path_of(body), json=body).status_code == 200
+    step.assert_not_called()
 
 
 def test_notify_sends_the_state_carried_by_the_captured_job_event(mocker):

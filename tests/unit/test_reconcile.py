@@ -41,6 +41,14 @@ def test_an_event_notify_never_received_is_published_again_after_the_grace_perio
     assert [c.args for c in bus.job_state_changed.call_args_list] == [
         ("j1", "RUNNING", "RUNNING reason"), ("j1", "SUCCEEDED", "SUCCEEDED reason")]
     assert summary.events_republished == [("j1", "RUNNING"), ("j1", "SUCCEEDED")]
+    store.update.assert_called_once_with("j1", {"redriven.events": NOW})
+
+
+def test_events_published_again_recently_are_not_published_again_before_the_grace_ends(store, bus):
+    store.jobs_with_unsent_events.return_value = [job("j1", "RUNNING", history=[("RUNNING", 600)], outbox=["RUNNING"],
+                                                     redriven={"events": NOW - timedelta(seconds=30)})]
+    assert reconcile(store=store, bus=bus, settings=SETTINGS, now=NOW).events_republished == []
+    bus.job_state_changed.assert_not_called()
 
 
 def test_an_event_still_within_the_grace_period_is_left_to_notify(store, bus):
@@ -55,6 +63,7 @@ def test_a_validated_job_left_untouched_gets_its_launch_requested_again(store, b
     store.jobs_untouched_since.side_effect = lambda states, before: [stale] if JobState.VALIDATED in states else []
     summary = reconcile(store=store, bus=bus, settings=SETTINGS, now=NOW)
     bus.request_tuning.assert_called_once_with("j2")
+    store.update.assert_called_once_with("j2", {"redriven.launch": NOW})
     assert summary.launches_requested == ["j2"]
     cutoffs = {tuple(c.args[0]): c.args[1] for c in store.jobs_untouched_since.call_args_list}
     assert cutoffs[(JobState.VALIDATED,)] == NOW - timedelta(seconds=120)
