@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.config import Settings
+from shared.topics import dead_letter_subscription, dead_letter_topic, pipeline_topics, push_subscription
+
+__all__ = ["DeliveryPolicy", "Route", "create_subscriptions", "create_topics", "dead_letter_subscription",
+           "dead_letter_topic", "push_subscription", "routes"]
 
 
 @dataclass(frozen=True)
@@ -19,25 +23,12 @@ class Route:
     function: str  # the functions/main.py entry point consuming the topic
 
 
+CONSUMERS = ("validate_dataset", "launch_tuning", "poll_jobs", "notify")
+"""The functions/main.py entry point consuming each topic, in pipeline order."""
+
+
 def routes(settings: Settings) -> tuple[Route, ...]:
-    return (
-        Route(settings.topic_dataset_uploads, "validate_dataset"),
-        Route(settings.topic_tuning_requests, "launch_tuning"),
-        Route(settings.topic_poll_ticks, "poll_jobs"),
-        Route(settings.topic_job_events, "notify"),
-    )
-
-
-def dead_letter_topic(topic: str) -> str:
-    return f"{topic}-dlq"
-
-
-def push_subscription(topic: str) -> str:
-    return f"{topic}-push"
-
-
-def dead_letter_subscription(topic: str) -> str:
-    return f"{dead_letter_topic(topic)}-sub"
+    return tuple(Route(topic, function) for topic, function in zip(pipeline_topics(settings), CONSUMERS, strict=True))
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,12 @@ from typing import Any
 
 import orjson
 
+from shared.bus import EventBus
 from shared.config import Settings
 from shared.jobs.identity import job_id_for_upload
 from shared.jsonable import plain
 from shared.messages import JOB_STATE_CHANGED, TUNING_REQUESTED, decode_pubsub_data, parse_job_message
+from shared.topics import dead_letter_subscription, dead_letter_topic, pipeline_topics
 from shared.uploads.notification import ObjectKind, PoisonMessage, parse_storage_notification
 
 REPLAYED_FROM = "tunewire-replayed-from"
@@ -55,19 +57,8 @@ PULL_BATCH = 100
 PULL_WAIT_S = 3.0
 """How long one pull may wait for messages; a pull that returns none ends the scan. (Pub/Sub may
 answer a pull early with fewer messages than it holds: a scan stops only on an empty answer.)"""
-PUBLISH_TIMEOUT_S = 30.0
 RELEASE_CHUNK = 1000
 JOB_MESSAGE_TYPES = (TUNING_REQUESTED, JOB_STATE_CHANGED)
-
-
-def dead_letter_topic(topic: str) -> str:
-    """`<topic>-dlq` (infra/topology.py names it the same; shared/ ships to the cloud without infra/)."""
-    return f"{topic}-dlq"
-
-
-def dead_letter_subscription(topic: str) -> str:
-    """`<topic>-dlq-sub`, the pull subscription on the dead-letter topic."""
-    return f"{dead_letter_topic(topic)}-sub"
 
 
 class UnknownTopic(ValueError):
@@ -226,7 +217,7 @@ def replay_attributes(dead_letter: DeadLetter) -> dict[str, str]:
 
 def source_topics(settings: Settings, topic: str | None = None) -> list[str]:
     """tunewire's topics, or just `topic` (its own name or its `-dlq` name); UnknownTopic otherwise."""
-    known = [settings.topic_dataset_uploads, settings.topic_tuning_requests, settings.topic_poll_ticks, settings.topic_job_events]
+    known = pipeline_topics(settings)
     if topic is None:
         return known
     wanted = topic.removesuffix("-dlq")
@@ -388,10 +379,7 @@ def _replay_one(settings: Settings, subscriber: Any, publisher: Any, topic: str,
 
 def _replay_message(settings: Settings, publisher: Any, lease: _Lease, dead_letter: DeadLetter, report: ReplayReport) -> None:
     try:
-        future = publisher.publish(
-            publisher.topic_path(settings.project, dead_letter.topic), dead_letter.data, **replay_attributes(dead_letter)
-        )
-        new_message_id = future.result(timeout=PUBLISH_TIMEOUT_S)
+        new_message_id = EventBus(settings, publisher).publish_raw(dead_letter.topic, dead_letter.data, replay_attributes(dead_letter))
     except Exception as exc:  # noqa: BLE001 - not published: the dead letter stays, the report says why
         report.failed.append(ReplayFailure(dead_letter, f"publish failed: {type(exc).__name__}: {exc}"[:500]))
         return

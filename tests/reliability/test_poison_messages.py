@@ -31,7 +31,6 @@ from google.cloud import pubsub_v1
 from typer.testing import CliRunner
 
 from infra.topology import DeliveryPolicy
-from shared.config import Settings
 from shared.dead_letters import DeadLetter, list_dead_letters
 from shared.jobs.identity import job_id_for_upload
 from tests.e2e.conftest import run_stack

@@ -3,7 +3,6 @@ messages arriving out of order — before the state they announce, or long after
 
 from __future__ import annotations
 
-import base64
 import json
 from collections import Counter
 from collections.abc import Iterator

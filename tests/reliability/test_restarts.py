@@ -4,7 +4,6 @@ Each job still ends SUCCEEDED with one Vertex job and every webhook delivered on
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,7 +75,6 @@ def test_a_firestore_emulator_restart_mid_training_keeps_every_document(restarti
     restarting.stack.restart("firestore-emulator", down_s=DOWN_S)
     job = finish(restarting, receiver, job_id)
     assert transitions(job)[: len(transitions(before))] == transitions(before)
-    failed_ticks = sum(1 for entry in log_entries(restarting, "fn-poll_jobs") if entry.get("severity") == "ERROR")
     outcome.record(
         area="restart", fault=f"Firestore emulator stopped for {DOWN_S:.0f} s mid-training",
         injected="LocalStack.restart('firestore-emulator'): export, stop, start with the export imported",

@@ -13,10 +13,8 @@ import pytest
 from google.api_core.exceptions import DeadlineExceeded, ServiceUnavailable
 from google.pubsub_v1 import types
 
-from infra.topology import dead_letter_subscription as topology_dead_letter_subscription
-from infra.topology import dead_letter_topic as topology_dead_letter_topic
 from infra.topology import routes
-from shared import dead_letters
+from shared.bus import PUBLISH_TIMEOUT_S
 from shared.config import Settings
 from shared.dead_letters import (
     EXCERPT_CHARS,
@@ -195,11 +193,8 @@ def test_an_unknown_topic_is_refused_naming_the_topics_and_a_dlq_name_means_its_
     assert source_topics(SETTINGS, "job-events-dlq") == ["job-events"]
 
 
-def test_the_dead_letter_names_are_the_topologys():
+def test_dlq_scans_the_topics_the_stack_routes_in_pipeline_order():
     assert source_topics(SETTINGS) == [route.topic for route in routes(SETTINGS)]
-    for topic in source_topics(SETTINGS):
-        assert dead_letters.dead_letter_topic(topic) == topology_dead_letter_topic(topic)
-        assert dead_letters.dead_letter_subscription(topic) == topology_dead_letter_subscription(topic)
 
 
 # ------------------------------------------------------------------ replay
@@ -222,7 +217,7 @@ def test_replay_publishes_the_exact_data_and_publisher_attributes_then_acks_afte
     assert call.args == ("projects/proj/topics/job-events", bytes(letter.message.data))
     assert call.kwargs == {"type": "job.state_changed", "job_id": "job-1", "state": "INVALID", REPLAYED_FROM: "job-events-dlq/42"}
     assert [name for name, _, _ in order.mock_calls] == ["publish", "publish_result", "acknowledge"]
-    assert future.result.call_args.kwargs == {"timeout": dead_letters.PUBLISH_TIMEOUT_S}
+    assert future.result.call_args.kwargs == {"timeout": PUBLISH_TIMEOUT_S}
     assert subscriptions.acked() == ["ack-42"] and subscriptions.released() == []
 
 
