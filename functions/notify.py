@@ -34,13 +34,9 @@ def on_cloud_event(cloud_event: Any) -> None:
         deliveries=clients.deliveries,
         timeout_s=clients.settings.webhook_timeout_s,
     )
-    if outcome.unknown_job:
-        runtime.log_event(logging.WARNING, "job event for an unknown job acknowledged", function=FUNCTION,
-                          job_id=message.job_id, reason="no such job; nothing to send")
-        return
-    if outcome.not_reached:
-        runtime.log_event(logging.WARNING, "job event for a state the job never entered acknowledged", function=FUNCTION,
-                          job_id=message.job_id, state=message.state, reason="the job's history has no such state; nothing sent")
+    if outcome.ignored:
+        runtime.log_event(logging.WARNING, f"job event for {outcome.ignored} acknowledged", function=FUNCTION,
+                          job_id=message.job_id, state=message.state, reason="nothing sent")
         return
     runtime.log_event(logging.INFO, "webhooks sent", function=FUNCTION, job_id=message.job_id, event=outcome.event_type,
                       delivered=outcome.delivered, skipped=outcome.skipped, gone=outcome.gone, refused=outcome.refused)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import uuid
+from datetime import timedelta
 from typing import Any
 
 from functions import runtime
@@ -13,35 +13,34 @@ from shared.pipeline.reconcile import reconcile
 
 FUNCTION = "poll_jobs"
 POLL_LEASE = "poll"
-"""One tick at a time (locks/poll): a duplicated or overlapping tick is skipped, not run twice."""
+"""One tick at a time (the lock locks/poll): a duplicated or overlapping tick is skipped, not run twice."""
 
 
 def on_cloud_event(cloud_event: Any) -> None:
     if runtime.too_old(cloud_event, FUNCTION):
         return
     clients = runtime.clients()
-    lock = clients.firestore.collection(leases.LOCKS_COLLECTION).document(POLL_LEASE)
-    holder = uuid.uuid4().hex
-    if not leases.acquire(clients.firestore, lock, POLL_LEASE, seconds=clients.settings.lease_s, holder=holder, create=True):
-        runtime.log_event(logging.INFO, "poll tick skipped: another tick is running", function=FUNCTION, event_id=cloud_event["id"])
-        return
-    try:
+    with leases.held(clients.firestore, POLL_LEASE, seconds=clients.settings.lease_s) as mine:
+        if not mine:
+            runtime.log_event(logging.INFO, "poll tick skipped: another tick is running", function=FUNCTION,
+                              event_id=cloud_event["id"])
+            return
         _tick(clients)
-    finally:
-        leases.release(clients.firestore, lock, POLL_LEASE, holder=holder)
 
 
 def _tick(clients: Any) -> None:
     summary = poll_active_jobs(
-        store=clients.jobs, bus=clients.bus, vertex=clients.vertex, concurrency=clients.settings.poll_concurrency
+        store=clients.jobs, bus=clients.bus, vertex=clients.vertex, concurrency=clients.settings.poll_concurrency,
+        pending_alert=timedelta(seconds=clients.settings.pending_alert_s),
     )
     runtime.log_event(
-        logging.WARNING if summary.errors else logging.INFO,
+        logging.WARNING if summary.errors or summary.stuck_reported else logging.INFO,
         "poll tick",
         function=FUNCTION,
         polled=summary.polled,
         transitions=summary.transitions,
         relaunched=summary.relaunched,
+        stuck_reported=summary.stuck_reported,
         errors=summary.errors,
     )
     repaired = reconcile(store=clients.jobs, bus=clients.bus, settings=clients.settings, storage_client=clients.storage)
@@ -53,6 +52,5 @@ def _tick(clients: Any) -> None:
             events_republished=repaired.events_republished,
             launches_requested=repaired.launches_requested,
             uploads_redriven=repaired.uploads_redriven,
-            stuck_reported=repaired.stuck_reported,
             errors=repaired.errors,
         )

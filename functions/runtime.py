@@ -54,10 +54,6 @@ def settings() -> Settings:
     return clients().settings
 
 
-
-
-
-
 def pubsub_message(cloud_event: Any) -> dict[str, Any]:
     """The Pub/Sub message inside a messagePublished CloudEvent (`{"message": {...}}`)."""
     data = cloud_event.data if isinstance(cloud_event.data, dict) else {}

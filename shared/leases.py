@@ -7,6 +7,9 @@ Taking and releasing are transactions that read the current holder first.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -48,3 +51,17 @@ def release(client: Any, ref: Any, name: str, *, holder: str) -> None:
             transaction.update(ref, {f"leases.{name}": firestore.DELETE_FIELD})
 
     give_back(client.transaction())
+
+
+@contextmanager
+def held(client: Any, name: str, *, seconds: float) -> Iterator[bool]:
+    """`with held(client, "poll", seconds=...) as mine:` — the named lock `locks/<name>` for the
+    block if no one else holds it (`mine` says whether this caller got it); released after."""
+    ref = client.collection(LOCKS_COLLECTION).document(name)
+    holder = uuid.uuid4().hex
+    mine = acquire(client, ref, name, seconds=seconds, holder=holder, create=True)
+    try:
+        yield mine
+    finally:
+        if mine:
+            release(client, ref, name, holder=holder)

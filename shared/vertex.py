@@ -99,6 +99,7 @@ class VertexTuning:
         self._parent = f"projects/{settings.project}/locations/{settings.region}"
         self._v1: tuple[Any, Any] | None = None
         self._beta: tuple[Any, Any] | None = None
+        self._retry: Any = None
 
     def _api(self, beta: bool = False) -> tuple[Any, Any]:
         if beta:
@@ -106,6 +107,12 @@ class VertexTuning:
             return self._beta
         self._v1 = self._v1 or _client(self._settings, beta=False)
         return self._v1
+
+    @property
+    def _transient_retry(self) -> Any:
+        if self._retry is None:
+            self._retry = transient_retry(self._settings)
+        return self._retry
 
     def create(self, *, job_id: str, job_settings: dict[str, Any], training_uri: str) -> VertexJob:
         """CreateTuningJob labelled with our job id; full tuning goes through v1beta1."""
@@ -147,7 +154,7 @@ class VertexTuning:
             pages = client.list_tuning_jobs(
                 request={"parent": self._parent, "filter": f'labels.{JOB_LABEL}="{job_id}"', "page_size": 10},
                 timeout=self._settings.vertex_timeout_s,
-                retry=transient_retry(self._settings),
+                retry=self._transient_retry,
             )
             for job in pages:
                 if job.labels.get(JOB_LABEL) == job_id:
@@ -160,14 +167,14 @@ class VertexTuning:
         _, client = self._api()
         try:
             return _to_vertex_job(client.get_tuning_job(name=name, timeout=self._settings.vertex_timeout_s,
-                                                        retry=transient_retry(self._settings)))
+                                                        retry=self._transient_retry))
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc) from exc
 
     def cancel(self, name: str) -> None:
         _, client = self._api()
         try:
-            client.cancel_tuning_job(name=name, timeout=self._settings.vertex_timeout_s, retry=transient_retry(self._settings))
+            client.cancel_tuning_job(name=name, timeout=self._settings.vertex_timeout_s, retry=self._transient_retry)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc) from exc
 

@@ -34,6 +34,14 @@ def history_entry(state: JobState, reason: str, at: datetime) -> dict[str, Any]:
     return {"state": state.value, "at": at, "reason": reason[:1000]}
 
 
+def last_entry(job: dict[str, Any], state: str) -> dict[str, Any] | None:
+    """The history entry of the job's latest move into `state` (None if it never entered it)."""
+    for entry in reversed(job.get("history") or []):
+        if entry.get("state") == state:
+            return entry
+    return None
+
+
 class JobStore:
     """Firestore-backed job documents. `client` is a google.cloud.firestore.Client."""
 

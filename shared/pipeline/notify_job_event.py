@@ -32,6 +32,12 @@ from shared.webhooks import (
 from shared.webhooks.registry import EndpointRegistry
 
 
+UNKNOWN_JOB = "an unknown job"
+STATE_NOT_ENTERED = "a state the job never entered"
+"""Events are published after their commit, so an event for a state not in the job's history is
+stray or forged: acknowledged, never sent."""
+
+
 class DeliveryFailed(Exception):
     """At least one target failed: raise so Pub/Sub redelivers the event later."""
 
@@ -52,8 +58,7 @@ class NotifyOutcome:
     failed: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    unknown_job: bool = False  # no such job: nothing to send, the event is acknowledged
-    not_reached: bool = False  # the job never entered the event's state: a stray or forged event
+    ignored: str | None = None  # why nothing was sent: UNKNOWN_JOB or STATE_NOT_ENTERED
 
 
 def notify_job_event(
@@ -73,10 +78,10 @@ def notify_job_event(
         return outcome
     job = store.get(job_id)
     if job is None:
-        outcome.unknown_job = True
+        outcome.ignored = UNKNOWN_JOB
         return outcome
     if state not in {entry.get("state") for entry in job.get("history") or []}:
-        outcome.not_reached = True  # events are published after their commit, so this one is bogus
+        outcome.ignored = STATE_NOT_ENTERED
         return outcome
     if state in (job.get("outbox") or []):
         store.event_received(job_id, JobState(state))

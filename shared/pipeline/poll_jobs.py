@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.faults import crash_point
 from shared.jobs.states import JobState
-from shared.jobs.store import JobStore, utc_now
+from shared.jobs.store import JobStore, last_entry, utc_now
 from shared.vertex import PermanentVertexError, VertexJob
 
 log = logging.getLogger("tunewire.poll")
@@ -47,11 +47,15 @@ class PollSummary:
     polled: int = 0
     transitions: list[tuple[str, str]] = field(default_factory=list)
     relaunched: list[str] = field(default_factory=list)
+    stuck_reported: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-def poll_active_jobs(*, store: JobStore, bus: Any, vertex: Any, concurrency: int = 8) -> PollSummary:
+def poll_active_jobs(*, store: JobStore, bus: Any, vertex: Any, concurrency: int = 8,
+                     pending_alert: timedelta | None = None) -> PollSummary:
+    """`pending_alert`: a job still PENDING after this long is reported stuck (once)."""
     summary = PollSummary()
+    now = utc_now()
     polled_jobs: list[dict[str, Any]] = []
     for job in store.active_jobs():
         state = JobState(job["state"])
@@ -86,7 +90,26 @@ def poll_active_jobs(*, store: JobStore, bus: Any, vertex: Any, concurrency: int
                 continue
             if changed is not None:
                 summary.transitions.append((job["id"], changed.value))
+            elif pending_alert is not None and report_if_stuck(job, now=now, limit=pending_alert, store=store):
+                summary.stuck_reported.append(job["id"])
     return summary
+
+
+def report_if_stuck(job: dict[str, Any], *, now: datetime, limit: timedelta, store: JobStore) -> bool:
+    """Record `stuck` on a job PENDING longer than `limit`, once per stay in PENDING."""
+    entry = last_entry(job, JobState.PENDING.value) if job.get("state") == JobState.PENDING.value else None
+    since = (entry or {}).get("at")
+    if since is None or now - since <= limit or (job.get("stuck") or {}).get("since") == since:
+        return False
+    reason = (f"PENDING on Vertex AI for {_duration(now - since)} (limit {_duration(limit)}): "
+              "quota or capacity is holding it; it stays active and is polled on")
+    store.update(job["id"], {"stuck": {"state": JobState.PENDING.value, "since": since, "reported_at": now, "reason": reason}})
+    return True
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _should_relaunch(job: dict[str, Any]) -> bool:

@@ -127,6 +127,20 @@ def _metadata(value: Any) -> dict[str, str]:
     return metadata
 
 
+def storage_notification(resource: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The Pub/Sub data and attributes Cloud Storage publishes on OBJECT_FINALIZE of `resource`
+    (a JSON_API_V1 object with at least bucket, name and generation): what
+    `parse_storage_notification` reads, for re-driving an upload whose notification was lost."""
+    attributes = {
+        "bucketId": str(resource["bucket"]),
+        "objectId": str(resource["name"]),
+        "objectGeneration": str(resource["generation"]),
+        "eventType": "OBJECT_FINALIZE",
+        "payloadFormat": "JSON_API_V1",
+    }
+    return orjson.dumps(dict(resource)), attributes
+
+
 def parse_storage_notification(message: Mapping[str, Any]) -> ObjectUpload:
     """A Pub/Sub message (`{"data": base64, "attributes": {...}}`) → ObjectUpload.
 

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from shared.config import Settings
 from shared.jobs.states import JobState
-from shared.pipeline.notify_job_event import DeliveryFailed, notify_job_event
+from shared.pipeline.notify_job_event import STATE_NOT_ENTERED, DeliveryFailed, notify_job_event
 from shared.webhooks import create_receiver_app, generate_secret
 from shared.webhooks.endpoints import LocalSecretStore
 from shared.webhooks.registry import EndpointRegistry
@@ -88,7 +88,7 @@ def test_a_redelivered_event_is_not_sent_twice(world):
 
 def test_an_event_for_a_state_the_job_never_entered_sends_nothing(world):
     outcome = notify(world, state="SUCCEEDED")  # the job is only VALIDATED
-    assert outcome.not_reached and outcome.delivered == [] and world["receiver"].events == []
+    assert outcome.ignored == STATE_NOT_ENTERED and outcome.delivered == [] and world["receiver"].events == []
 
 
 def test_notify_takes_the_event_out_of_the_outbox(world):

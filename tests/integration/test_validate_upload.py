@@ -173,3 +173,39 @@ def test_an_upload_to_another_bucket_starts_no_job(harness, gemma_tokenizer):
                             tokenizer=gemma_tokenizer)
     assert outcome.action == "ignored" and "is not the datasets bucket" in outcome.reason
     assert list(harness.store._collection.stream()) == []
+
+
+def test_an_upload_whose_notification_was_lost_is_redriven_by_the_reconciler_and_validated(harness, gemma_tokenizer):
+    """The stale VALIDATING job's notification is published again with the object's metadata, and
+    the validate step takes it like the original."""
+    import base64
+    import time
+
+    from shared.jobs.identity import job_id_for_upload
+    from shared.jobs.states import JobState
+    from shared.pipeline.reconcile import REDRIVEN_ATTRIBUTE, reconcile
+    from shared.uploads.notification import parse_storage_notification
+
+    upload = harness.upload("lost/train.jsonl", (EXAMPLES / "sentiment/train.jsonl").read_bytes(), {"tunewire-epochs": "2"})
+    job_id = job_id_for_upload(upload.bucket, upload.name, upload.generation)
+    source = {"bucket": upload.bucket, "name": upload.name, "generation": str(upload.generation)}
+    harness.store.create_if_absent(job_id, {"source": source}, reason="dataset uploaded")
+    harness.store.transition(job_id, JobState.VALIDATING, reason="validation started")  # ...then the message was lost
+
+    settings = replace(harness.settings, topic_dataset_uploads=f"uploads-{uuid.uuid4().hex[:8]}", validation_stale_s=0)
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.create_topic(name=publisher.topic_path(PROJECT, settings.topic_dataset_uploads)).name
+    subscription = harness.subscriber.subscription_path(PROJECT, f"{settings.topic_dataset_uploads}-pull")
+    harness.subscriber.create_subscription(name=subscription, topic=topic)
+    time.sleep(0.01)  # strictly after the job's last change
+    summary = reconcile(store=harness.store, bus=EventBus(settings, publisher), settings=settings, storage_client=harness.gcs)
+    assert summary.uploads_redriven == [job_id] and harness.store.get(job_id)["redriven"]["upload"]
+
+    [received] = harness.subscriber.pull(subscription=subscription, max_messages=5, timeout=10).received_messages
+    assert received.message.attributes[REDRIVEN_ATTRIBUTE] == "reconcile"
+    redriven = parse_storage_notification({"data": base64.b64encode(received.message.data).decode(),
+                                           "attributes": dict(received.message.attributes)})
+    assert (redriven.bucket, redriven.name, redriven.generation) == (upload.bucket, upload.name, upload.generation)
+    outcome = harness.handle(redriven, gemma_tokenizer)
+    job = harness.store.get(job_id)
+    assert outcome.action == "validated" and job["state"] == "VALIDATED" and job["settings"]["epochs"] == 2

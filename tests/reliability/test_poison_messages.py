@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 from infra.topology import DeliveryPolicy
 from shared.dead_letters import DeadLetter, list_dead_letters
 from shared.jobs.identity import job_id_for_upload
+from shared.uploads.notification import storage_notification
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import EXAMPLES, Receiver, StackDriver
 from tunewire import context
@@ -78,11 +79,8 @@ class PoisonCase:
 
 def _notification(name: str, generation: int = 1) -> tuple[bytes, dict[str, str]]:
     """A Cloud Storage OBJECT_FINALIZE notification (JSON_API_V1) for an object never uploaded."""
-    bucket = "tunewire-datasets"
-    data = orjson.dumps({"kind": "storage#object", "bucket": bucket, "name": name, "generation": str(generation), "size": "120"})
-    attributes = {"bucketId": bucket, "objectId": name, "objectGeneration": str(generation), "eventType": "OBJECT_FINALIZE",
-                  "payloadFormat": "JSON_API_V1"}
-    return data, attributes
+    return storage_notification({"kind": "storage#object", "bucket": "tunewire-datasets", "name": name,
+                                 "generation": str(generation), "size": "120"})
 
 
 def _job_message(kind: str, job_id: str, **extra: str) -> bytes:
@@ -133,7 +131,7 @@ def poison_cases() -> list[PoisonCase]:
                    POISON_LOGGED, "expected a job.state_changed message, got type 'None'"),
         PoisonCase("job-events-unknown-job", "job-events", "notify", "a state change of an unknown job",
                    _job_message("job.state_changed", UNKNOWN_JOB + "-e", state="SUCCEEDED"), {},
-                   "job event for an unknown job acknowledged", "no such job; nothing to send", job_id=UNKNOWN_JOB + "-e", expected="acknowledged on the first push, nothing sent; never retried, never dead-lettered"),
+                   "job event for an unknown job acknowledged", "nothing sent", job_id=UNKNOWN_JOB + "-e", expected="acknowledged on the first push, nothing sent; never retried, never dead-lettered"),
     ]
 
 

@@ -3,7 +3,6 @@ messages arriving out of order — before the state they announce, or long after
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 
@@ -11,6 +10,7 @@ import pytest
 
 from infra.topology import DeliveryPolicy
 from shared.messages import JOB_STATE_CHANGED, TUNING_REQUESTED, JobMessage
+from shared.uploads.notification import storage_notification
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import Receiver, StackDriver, small_dataset
 from tests.reliability.stack_faults import registered_receiver, TEST_FUNCTION_ENV, delivery_records, log_entries, transitions
@@ -111,9 +111,7 @@ def test_stale_messages_replayed_after_the_job_ended_change_nothing(tripled, rec
     before_posts = sum(posts(receiver, job_id).values())
     bucket = tripled.clients.storage.bucket(tripled.stack.config.datasets_bucket)
     blob = bucket.get_blob(job["source"]["name"], generation=int(job["source"]["generation"]))
-    notification = {"bucketId": blob.bucket.name, "objectId": blob.name, "objectGeneration": str(blob.generation),
-                    "eventType": "OBJECT_FINALIZE", "payloadFormat": "JSON_API_V1"}
-    tripled.clients.bus.publish_raw(settings.topic_dataset_uploads, json.dumps(blob._properties).encode(), notification)
+    tripled.clients.bus.publish_raw(settings.topic_dataset_uploads, *storage_notification(blob._properties))
     publish(tripled, settings.topic_tuning_requests, JobMessage(TUNING_REQUESTED, job_id))
     for state in ("VALIDATED", "RUNNING", "SUCCEEDED"):
         publish(tripled, settings.topic_job_events, JobMessage(JOB_STATE_CHANGED, job_id, state=state, reason="replayed"))

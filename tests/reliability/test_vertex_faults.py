@@ -129,14 +129,14 @@ def test_a_job_held_pending_past_the_limit_is_reported_stuck_and_still_finishes(
     stuck = flaky.clients.jobs.get(waiting)
     assert stuck["state"] == "PENDING" and stuck["stuck"]["state"] == "PENDING"
     assert "PENDING on Vertex AI for" in stuck["stuck"]["reason"]
-    reports = [e for e in log_entries(flaky, "fn-poll_jobs") if e["message"] == "reconciled" and waiting in e.get("stuck_reported", [])]
+    reports = [e for e in log_entries(flaky, "fn-poll_jobs") if e["message"] == "poll tick" and waiting in e.get("stuck_reported", [])]
     assert len(reports) == 1, "reported once, not on every tick"
     job = flaky.wait_for(waiting, timeout_s=180)
     assert job["state"] == "SUCCEEDED"
     outcome.record(
         area="vertex faults", fault="a job held PENDING (the twin's only training slot busy) past the 3 s limit",
         injected="max_concurrent_jobs=1, a long job first, TUNEWIRE_PENDING_ALERT_S=3",
-        expected="reported once (job.stuck + a WARNING 'reconciled' log line), kept polling, SUCCEEDED when the slot frees",
+        expected="reported once (job.stuck + a WARNING 'poll tick' log line), kept polling, SUCCEEDED when the slot frees",
         observed=f"stuck reported {len(reports)}x: {stuck['stuck']['reason'][:60]!r}...; then {job['state']}",
         stuck_reports=len(reports),
     )

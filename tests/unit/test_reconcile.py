@@ -25,7 +25,6 @@ def store(mocker):
     store = mocker.Mock()
     store.jobs_with_unsent_events.return_value = []
     store.jobs_untouched_since.return_value = []
-    store.jobs_in_state.return_value = []
     return store
 
 
@@ -84,26 +83,6 @@ def test_a_stale_validating_job_gets_its_storage_notification_again_with_the_obj
     assert attributes["objectGeneration"] == "17" and attributes["eventType"] == "OBJECT_FINALIZE"
     assert attributes[REDRIVEN_ATTRIBUTE] == "reconcile"
     assert summary.uploads_redriven == ["j3"]
-
-
-def test_a_job_pending_past_the_limit_is_reported_stuck_once(store, bus):
-    pending = job("j4", "PENDING", history=[("LAUNCHING", 4000), ("PENDING", 3900)])
-    store.jobs_in_state.return_value = [pending]
-    summary = reconcile(store=store, bus=bus, settings=SETTINGS, now=NOW)
-    job_id, fields = store.update.call_args.args
-    assert job_id == "j4" and fields["stuck"]["state"] == "PENDING"
-    assert "65 min (limit 60 min)" in fields["stuck"]["reason"]
-    assert summary.stuck_reported == ["j4"]
-    store.update.reset_mock()
-    pending["stuck"] = fields["stuck"]
-    assert reconcile(store=store, bus=bus, settings=SETTINGS, now=NOW).stuck_reported == []
-    store.update.assert_not_called()
-
-
-def test_a_job_pending_within_the_limit_is_not_reported(store, bus):
-    store.jobs_in_state.return_value = [job("j5", "PENDING", history=[("PENDING", 60)])]
-    assert reconcile(store=store, bus=bus, settings=SETTINGS, now=NOW).stuck_reported == []
-    store.update.assert_not_called()
 
 
 def test_one_job_failing_to_reconcile_does_not_stop_the_others(store, bus):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.uploads.notification import ObjectKind, PoisonMessage, classify_object, parse_storage_notification
+from shared.uploads.notification import ObjectKind, PoisonMessage, classify_object, parse_storage_notification, storage_notification
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -61,3 +61,11 @@ def test_malformed_notifications_are_poison_with_a_reason(mutate, reason):
     mutate(message)
     with pytest.raises(PoisonMessage, match=reason):
         parse_storage_notification(message)
+
+
+def test_a_built_notification_parses_back_to_the_same_object_and_metadata():
+    data, attributes = storage_notification({"bucket": "b", "name": "team/train.jsonl", "generation": "42", "size": "7",
+                                             "metadata": {"tunewire-epochs": "2"}})
+    upload = parse_storage_notification({"data": base64.b64encode(data).decode(), "attributes": attributes})
+    assert (upload.bucket, upload.name, upload.generation, upload.size) == ("b", "team/train.jsonl", 42, 7)
+    assert upload.metadata == {"tunewire-epochs": "2"} and upload.event_type == "OBJECT_FINALIZE"
