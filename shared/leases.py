@@ -2,7 +2,8 @@
 
 A lease is a map `{holder, until}` at `leases.<name>` of some document: a job (`launch`: one
 launcher per job) or a document of the `locks` collection (`poll`: one poll tick at a time).
-Taking and releasing are transactions that read the current holder first.
+Taking and giving back are compare-and-set changes (shared/documents.py) that read the current
+holder first, so two callers racing for a free lease get one winner at once.
 """
 
 from __future__ import annotations
@@ -13,44 +14,37 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared.documents import Decision, change_document
+
 LOCKS_COLLECTION = "locks"
 
 
-def acquire(client: Any, ref: Any, name: str, *, seconds: float, holder: str, create: bool = False) -> bool:
+def acquire(ref: Any, name: str, *, seconds: float, holder: str, create: bool = False) -> bool:
     """Take `leases.<name>` on `ref` for `seconds` unless another holder has it unexpired.
     `create`: make the document if it does not exist (otherwise a missing document refuses)."""
-    from google.cloud import firestore
 
-    @firestore.transactional
-    def take(transaction: Any) -> bool:
-        snapshot = ref.get(transaction=transaction)
-        if not snapshot.exists and not create:
-            return False
-        lease = ((snapshot.to_dict() or {}).get("leases") or {}).get(name) or {} if snapshot.exists else {}
+    def take(document: dict[str, Any] | None) -> Decision[bool]:
+        if document is None and not create:
+            return False, None
+        lease = ((document or {}).get("leases") or {}).get(name) or {}
         now = datetime.now(timezone.utc)
         if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
-            return False
+            return False, None
         value = {"holder": holder, "until": now + timedelta(seconds=seconds)}
-        if snapshot.exists:
-            transaction.update(ref, {f"leases.{name}": value})
-        else:
-            transaction.set(ref, {"leases": {name: value}})
-        return True
+        return True, ({"leases": {name: value}} if document is None else {f"leases.{name}": value})
 
-    return take(client.transaction())
+    return change_document(ref, take)
 
 
-def release(client: Any, ref: Any, name: str, *, holder: str) -> None:
+def release(ref: Any, name: str, *, holder: str) -> None:
     """Give `leases.<name>` back if `holder` still has it."""
     from google.cloud import firestore
 
-    @firestore.transactional
-    def give_back(transaction: Any) -> None:
-        snapshot = ref.get(transaction=transaction)
-        if snapshot.exists and (((snapshot.to_dict() or {}).get("leases") or {}).get(name) or {}).get("holder") == holder:
-            transaction.update(ref, {f"leases.{name}": firestore.DELETE_FIELD})
+    def give_back(document: dict[str, Any] | None) -> Decision[None]:
+        lease = ((document or {}).get("leases") or {}).get(name) or {}
+        return None, ({f"leases.{name}": firestore.DELETE_FIELD} if lease.get("holder") == holder else None)
 
-    give_back(client.transaction())
+    change_document(ref, give_back)
 
 
 @contextmanager
@@ -59,9 +53,9 @@ def held(client: Any, name: str, *, seconds: float) -> Iterator[bool]:
     block if no one else holds it (`mine` says whether this caller got it); released after."""
     ref = client.collection(LOCKS_COLLECTION).document(name)
     holder = uuid.uuid4().hex
-    mine = acquire(client, ref, name, seconds=seconds, holder=holder, create=True)
+    mine = acquire(ref, name, seconds=seconds, holder=holder, create=True)
     try:
         yield mine
     finally:
         if mine:
-            release(client, ref, name, holder=holder)
+            release(ref, name, holder=holder)

@@ -1,7 +1,8 @@
-"""Jobs in Firestore: `jobs/{id}` documents, changed only through transactions that check state.
+"""Jobs in Firestore: `jobs/{id}` documents, whose state changes only by compare-and-set.
 
-Every state change goes through `transition`, which reads the document in a transaction, checks
-the one transition table, appends to `history` and commits. Redelivered events therefore find the
+Every state change goes through `transition`, which reads the document, checks the one
+transition table, appends to `history` and writes only if no one changed the document since the
+read (shared/documents.py; a lost race reads and checks again). Redelivered events therefore find the
 state already moved and change nothing (`TransitionResult.changed` is False); side effects are
 for the caller to perform after a commit that reports `changed`.
 """
@@ -13,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from shared import leases
+from shared.documents import Decision, change_document
 from shared.jobs.states import NOTIFIED_STATES, VERTEX_ACTIVE_STATES, JobState, can_transition
 
 MAX_HISTORY = 200
@@ -54,15 +56,10 @@ class JobStore:
 
     def create_if_absent(self, job_id: str, document: dict[str, Any], *, reason: str) -> tuple[dict[str, Any], bool]:
         """Create `jobs/{job_id}` in RECEIVED unless it exists; returns (document, created)."""
-        from google.cloud import firestore
 
-        ref = self.reference(job_id)
-
-        @firestore.transactional
-        def create(transaction: Any) -> tuple[dict[str, Any], bool]:
-            snapshot = ref.get(transaction=transaction)
-            if snapshot.exists:
-                return snapshot.to_dict(), False
+        def create(document_now: dict[str, Any] | None) -> Decision[tuple[dict[str, Any], bool]]:
+            if document_now is not None:
+                return (document_now, False), None
             now = utc_now()
             fresh = {
                 **document,
@@ -72,10 +69,9 @@ class JobStore:
                 "created_at": now,
                 "updated_at": now,
             }
-            transaction.set(ref, fresh)
-            return fresh, True
+            return (fresh, True), fresh
 
-        return create(self._client.transaction())
+        return change_document(self.reference(job_id), create)
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         snapshot = self.reference(job_id).get()
@@ -91,35 +87,27 @@ class JobStore:
         only_from: Iterable[JobState] | None = None,
     ) -> TransitionResult:
         """Move the job to `wanted` if the table (and `only_from`, when given) allows it."""
-        from google.cloud import firestore
-
-        ref = self.reference(job_id)
         allowed_from = frozenset(only_from) if only_from is not None else None
 
-        @firestore.transactional
-        def move(transaction: Any) -> TransitionResult:
-            snapshot = ref.get(transaction=transaction)
-            if not snapshot.exists:
-                return TransitionResult(False, None, None, refused="no such job")
-            document = snapshot.to_dict()
+        def move(document: dict[str, Any] | None) -> Decision[TransitionResult]:
+            if document is None:
+                return TransitionResult(False, None, None, refused="no such job"), None
             current = JobState(document["state"])
             if current is wanted:
-                return TransitionResult(False, current, document, refused=f"already {wanted.value}")
+                return TransitionResult(False, current, document, refused=f"already {wanted.value}"), None
             if allowed_from is not None and current not in allowed_from:
-                return TransitionResult(False, current, document, refused=f"job is {current.value}")
+                return TransitionResult(False, current, document, refused=f"job is {current.value}"), None
             if not can_transition(current, wanted):
-                return TransitionResult(False, current, document, refused=f"{current.value} cannot move to {wanted.value}")
+                return TransitionResult(False, current, document, refused=f"{current.value} cannot move to {wanted.value}"), None
             now = utc_now()
             history = list(document.get("history", []))[-(MAX_HISTORY - 1):]
             history.append(history_entry(wanted, reason, now))
             changes = {**(updates or {}), "state": wanted.value, "history": history, "updated_at": now}
             if wanted in NOTIFIED_STATES:
                 changes["outbox"] = sorted({*(document.get("outbox") or []), wanted.value})
-            transaction.update(ref, changes)
-            document.update(changes)
-            return TransitionResult(True, current, document)
+            return TransitionResult(True, current, {**document, **changes}), changes
 
-        return move(self._client.transaction())
+        return change_document(self.reference(job_id), move)
 
     def update(self, job_id: str, updates: dict[str, Any]) -> None:
         """Change fields that are not the state (progress, delivery logs); never the state."""
@@ -158,10 +146,10 @@ class JobStore:
 
     def acquire_lease(self, job_id: str, name: str, *, seconds: float, holder: str) -> bool:
         """Take `leases.<name>` on the job for `seconds` unless another holder has it."""
-        return leases.acquire(self._client, self.reference(job_id), name, seconds=seconds, holder=holder)
+        return leases.acquire(self.reference(job_id), name, seconds=seconds, holder=holder)
 
     def release_lease(self, job_id: str, name: str, *, holder: str) -> None:
-        leases.release(self._client, self.reference(job_id), name, holder=holder)
+        leases.release(self.reference(job_id), name, holder=holder)
 
     def active_jobs(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every job that may have a Vertex job to poll, page by page in document-id order

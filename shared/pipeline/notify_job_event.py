@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.config import Settings
+from shared.documents import Decision, change_document
 from shared.faults import crash_point
 from shared.jobs.states import JobState
 from shared.webhooks import (
@@ -89,7 +90,7 @@ def notify_job_event(
     body = encode_payload(build_payload({**job, "state": state}, event_type))
     for target in _targets(job, registry):
         record_ref = deliveries.document(_delivery_id(message_id, target))
-        claim = _claim(deliveries, record_ref, lease_s=2 * timeout_s + 5)
+        claim = _claim(record_ref, lease_s=2 * timeout_s + 5)
         if claim == "done":
             outcome.skipped.append(target.endpoint_id)
             continue
@@ -117,27 +118,22 @@ def notify_job_event(
     return outcome
 
 
-def _claim(deliveries: Any, record_ref: Any, *, lease_s: float) -> str:
-    """Take the delivery record for this attempt in a transaction: "done" when it was already
+def _claim(record_ref: Any, *, lease_s: float) -> str:
+    """Take the delivery record for this attempt by compare-and-set: "done" when it was already
     delivered (or refused / gone), "busy" while another invocation's attempt is in flight, else
     "claimed" — so two concurrent deliveries of one event never both POST."""
     from datetime import timedelta
 
-    from google.cloud import firestore
-
-    @firestore.transactional
-    def claim(transaction: Any) -> str:
-        snapshot = record_ref.get(transaction=transaction)
-        record = snapshot.to_dict() if snapshot.exists else {}
+    def claim(record: dict[str, Any] | None) -> Decision[str]:
+        record = record or {}
         if record.get("status") in ("delivered", "refused", "gone"):
-            return "done"
+            return "done", None
         now = datetime.now(timezone.utc)
         if record.get("in_flight_until") and record["in_flight_until"] > now:
-            return "busy"
-        transaction.set(record_ref, {"in_flight_until": now + timedelta(seconds=lease_s)}, merge=True)
-        return "claimed"
+            return "busy", None
+        return "claimed", {"in_flight_until": now + timedelta(seconds=lease_s)}
 
-    return claim(deliveries._client.transaction())
+    return change_document(record_ref, claim)
 
 
 def _targets(job: dict[str, Any], registry: EndpointRegistry) -> list[Target]:

@@ -201,7 +201,20 @@ class StackDriver:
             crashed = self.stack.crashed()
             assert not crashed, f"stack component crashed: {crashed[0]}"
             time.sleep(0.5)
-        raise AssertionError(f"job {job_id} did not reach {sorted(wanted)} in {timeout_s} s; last: {json.dumps(job, default=str)[:2000]}")
+        raise AssertionError(
+            f"job {job_id} did not reach {sorted(wanted)} in {timeout_s} s; last: {json.dumps(job, default=str)[:2000]}"
+            f"\n{self.diagnosis()}"
+        )
+
+    def diagnosis(self, lines: int = 25) -> str:
+        """What a stalled run needs explained: the poll lock and the tails of the logs that move jobs."""
+        lock = self.clients.firestore.collection("locks").document("poll").get()
+        parts = [f"locks/poll: {json.dumps(lock.to_dict() if lock.exists else None, default=str)}"]
+        for name in ("fn-poll_jobs.log", "fn-launch_tuning.log", "tuning-twin.log", "scheduler-ticker.log"):
+            path = self.stack.run_dir / name
+            tail = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else ["(no log)"]
+            parts.append(f"--- {name} (last {len(tail)} lines)\n" + "\n".join(line[:400] for line in tail))
+        return "\n".join(parts)
 
     def wait_until(self, predicate: Any, timeout_s: float = 60.0, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout_s

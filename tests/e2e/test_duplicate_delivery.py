@@ -17,9 +17,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def doubled(tmp_path_factory) -> Iterator[StackDriver]:
-    # A 3 s tick: the Firestore emulator locks pessimistically (a conflicting transaction waits
-    # 2 s, then aborts and retries), so doubled ticks every second would mostly measure its locks.
-    yield from run_stack(tmp_path_factory, tick_interval_s=3.0, delivery=DeliveryPolicy(min_backoff_s=1, max_backoff_s=3, copies=2))
+    # A 1 s tick, each delivered twice: two ticks race for the poll lock every second.
+    yield from run_stack(tmp_path_factory, tick_interval_s=1.0, delivery=DeliveryPolicy(min_backoff_s=1, max_backoff_s=3, copies=2))
 
 
 def test_every_message_delivered_twice_yields_one_job_one_vertex_create_one_delivery_each(doubled):

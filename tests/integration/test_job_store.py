@@ -122,7 +122,74 @@ def test_a_named_lock_is_created_on_first_use_and_held_by_one_holder(firestore_e
 
     client = _firestore.Client(project="tunewire-test")
     lock = client.collection(leases.LOCKS_COLLECTION).document(f"poll-{_uuid.uuid4().hex[:6]}")
-    assert leases.acquire(client, lock, "poll", seconds=60, holder="a", create=True)
-    assert not leases.acquire(client, lock, "poll", seconds=60, holder="b", create=True)
-    leases.release(client, lock, "poll", holder="a")
-    assert leases.acquire(client, lock, "poll", seconds=60, holder="b", create=True)
+    assert leases.acquire(lock, "poll", seconds=60, holder="a", create=True)
+    assert not leases.acquire(lock, "poll", seconds=60, holder="b", create=True)
+    leases.release(lock, "poll", holder="a")
+    assert leases.acquire(lock, "poll", seconds=60, holder="b", create=True)
+
+
+def _all_at_once(count: int, call) -> tuple[list, list[BaseException]]:
+    """Run `call(index)` on `count` threads released together; (results, exceptions)."""
+    barrier = threading.Barrier(count)
+    results: list = []
+    raised: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results.append(call(index))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            raised.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results, raised
+
+
+def test_callers_racing_for_a_free_lock_that_does_not_exist_yet_get_one_winner_and_no_error(firestore_emulator):
+    # Read-then-write transactions on a missing document abort each other on the emulator: with
+    # them, both of two doubled poll ticks failed, every time.
+    from google.cloud import firestore as _firestore
+
+    from shared import leases
+
+    client = _firestore.Client(project="tunewire-test")
+    lock = client.collection(leases.LOCKS_COLLECTION).document(f"race-{uuid.uuid4().hex[:6]}")
+    results, raised = _all_at_once(8, lambda index: leases.acquire(lock, "poll", seconds=60, holder=f"h{index}", create=True))
+    assert raised == [] and sorted(results) == [False] * 7 + [True]
+    assert lock.get().to_dict()["leases"]["poll"]["holder"] in {f"h{index}" for index in range(8)}
+
+
+def test_callers_racing_for_a_released_lock_get_one_winner_and_no_error(firestore_emulator):
+    from google.cloud import firestore as _firestore
+
+    from shared import leases
+
+    client = _firestore.Client(project="tunewire-test")
+    lock = client.collection(leases.LOCKS_COLLECTION).document(f"race-{uuid.uuid4().hex[:6]}")
+    assert leases.acquire(lock, "poll", seconds=60, holder="first", create=True)
+    leases.release(lock, "poll", holder="first")
+    results, raised = _all_at_once(4, lambda index: leases.acquire(lock, "poll", seconds=60, holder=f"h{index}", create=True))
+    assert raised == [] and sorted(results) == [False, False, False, True]
+
+
+def test_the_same_job_created_by_concurrent_deliveries_is_created_once(store):
+    job_id = f"job-{uuid.uuid4().hex[:12]}"
+    results, raised = _all_at_once(
+        4, lambda index: store.create_if_absent(job_id, {"source": {"copy": index}}, reason=f"delivery {index}")
+    )
+    assert raised == [] and sorted(created for _, created in results) == [False, False, False, True]
+    winner = next(document for document, created in results if created)
+    assert store.get(job_id)["source"] == winner["source"]
+    assert all(document["source"] == winner["source"] for document, _ in results)
+    assert len(store.get(job_id)["history"]) == 1
+
+
+def test_concurrent_duplicates_of_one_transition_commit_it_once_without_error(store):
+    job_id = new_job(store)
+    results, raised = _all_at_once(4, lambda index: store.transition(job_id, S.VALIDATING, reason=f"copy {index}"))
+    assert raised == [] and sorted(result.changed for result in results) == [False, False, False, True]
+    assert [entry["state"] for entry in store.get(job_id)["history"]] == ["RECEIVED", "VALIDATING"]
