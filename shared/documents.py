@@ -7,19 +7,17 @@ A writer that lost the race reads again and decides again, after a short random 
 one of any set of concurrent writers wins each round, and no one waits on a lock.
 
 Why not Firestore transactions: the emulator locks pessimistically. Two transactions that read one
-document and then both write it wait on each other for 2 s, then the emulator aborts one of them,
-or, when the document does not exist yet, both (measured on the emulator: a missing document,
-both aborted at 2.5 s; and with two callers taking a free lease together every 1.5 s, 80 of 80
-attempts failed after the client's 5 retries). Preconditions are answered at once, in both the
-emulator and Firestore.
+document and then both write it wait 2 s on each other, then the emulator aborts one of them, or
+both when the document is new; the client retries at once, in step. Two copies of one poll tick
+(Pub/Sub delivers at least once) taking the poll lock every second: with transactions 119 of 120
+ticks failed, with compare-and-set none did (benchmarks/firestore_writes_bench.py). Preconditions
+are answered at once, by the emulator and by Firestore.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
-
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 T = TypeVar("T")
 
@@ -29,7 +27,7 @@ document the write is the whole new document; for an existing one, a Firestore u
 paths, DELETE_FIELD and transforms allowed)."""
 
 ATTEMPTS = 12
-"""Rounds before giving up. Every round has a winner, so this many concurrent writers always finish."""
+"""Rounds before giving up. Every round has a winner, so this many writers racing at once all finish."""
 
 
 class LostRace(RuntimeError):
@@ -40,6 +38,9 @@ def change_document(ref: Any, decide: Callable[[dict[str, Any] | None], Decision
     """Run `decide(current document or None)` and apply its write if the document is unchanged since
     the read; on a lost race, read and decide again. `decide` must have no other side effects.
     Raises LostRace after `attempts` lost rounds."""
+    # Imported here, as the Google clients are: a function's entry stays cheap (cold start).
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
     for attempt in Retrying(
         retry=retry_if_exception_type(LostRace),
         wait=wait_random_exponential(multiplier=0.02, max=0.5),
