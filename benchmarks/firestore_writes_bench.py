@@ -4,11 +4,11 @@
 
 Baseline, measured in the same run: the same read-modify-writes as Firestore transactions
 (`@firestore.transactional`, the client's own retries), which is how tunewire wrote them before.
-Both sides run the same `decide` functions (the job table's checks, the lease rule), so only the
-way of writing differs.
+Both sides run tunewire's own JobStore and shared/leases, with only `change_document` swapped
+(`writing_with`), so the checks are the same and only the way of writing differs.
 
-1. **Uncontended lifecycle**: create a job and walk it through the 7 transitions of a successful
-   run, one caller; `--lifecycles` jobs each way, interleaved `--repeat` times, fastest counts.
+1. **Uncontended lifecycle**: create a job and walk it through the 6 transitions of a successful
+   run (7 writes), one caller; `--lifecycles` jobs each way, interleaved `--repeat` times, fastest counts.
 2. **Doubled poll ticks**: as the e2e stack with every message delivered twice: every second two
    callers at once take the poll lock (a new lock document at the start), the one that gets it
    holds it `--hold` s and gives it back; `--seconds` of this each way. Counted: ticks that ran,
@@ -28,15 +28,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from infra.emulators import start_firestore_emulator  # noqa: E402
+from shared import leases  # noqa: E402
 from shared.documents import Decision, change_document  # noqa: E402
 from shared.jobs.states import JobState  # noqa: E402
 from shared.jobs.store import JobStore  # noqa: E402
@@ -72,14 +75,17 @@ def cas_writer(ref: Any, decide: Callable[[dict[str, Any] | None], Decision[Any]
     return change_document(ref, decide)
 
 
+@contextmanager
+def writing_with(write: Writer) -> Iterator[None]:
+    """tunewire's own job store and leases, their every read-modify-write made through `write`."""
+    with patch("shared.jobs.store.change_document", write), patch("shared.leases.change_document", write):
+        yield
+
+
 def lifecycle_seconds(client: Any, write: Writer, jobs: int) -> float:
     """`jobs` job documents created and moved through LIFECYCLE with `write`, one caller."""
-    import shared.jobs.store as store_module
-
     store = JobStore(client, collection=f"bench-{uuid.uuid4().hex[:6]}")
-    original = store_module.change_document
-    store_module.change_document = write  # JobStore's create and transition, written through `write`
-    try:
+    with writing_with(write):
         started = time.perf_counter()
         for _ in range(jobs):
             job_id = uuid.uuid4().hex
@@ -88,39 +94,11 @@ def lifecycle_seconds(client: Any, write: Writer, jobs: int) -> float:
                 if not store.transition(job_id, state, reason="bench").changed:
                     raise RuntimeError(f"transition to {state.value} refused")
         return time.perf_counter() - started
-    finally:
-        store_module.change_document = original
-
-
-def take_lock(holder: str) -> Callable[[dict[str, Any] | None], Decision[bool]]:
-    """The rule of shared/leases.acquire (the lock is held 60 s unless given back)."""
-    from datetime import datetime, timedelta, timezone
-
-    def decide(document: dict[str, Any] | None) -> Decision[bool]:
-        lease = ((document or {}).get("leases") or {}).get("poll") or {}
-        now = datetime.now(timezone.utc)
-        if lease.get("holder") not in (None, holder) and lease.get("until") and lease["until"] > now:
-            return False, None
-        value = {"holder": holder, "until": now + timedelta(seconds=60)}
-        return True, ({"leases": {"poll": value}} if document is None else {"leases.poll": value})
-
-    return decide
-
-
-def give_back(holder: str) -> Callable[[dict[str, Any] | None], Decision[None]]:
-    """The rule of shared/leases.release."""
-    from google.cloud import firestore
-
-    def decide(document: dict[str, Any] | None) -> Decision[None]:
-        lease = ((document or {}).get("leases") or {}).get("poll") or {}
-        return None, ({"leases.poll": firestore.DELETE_FIELD} if lease.get("holder") == holder else None)
-
-    return decide
 
 
 def doubled_ticks(client: Any, write: Writer, *, copies: int, interval_s: float, hold_s: float, duration_s: float) -> dict[str, Any]:
     """Poll ticks as the e2e stack delivers them twice: every `interval_s`, `copies` callers at
-    once take the lock `locks/poll` (a new document), hold it `hold_s` if they got it, give it back."""
+    once take the lock (a new document) with shared/leases, hold it `hold_s` if they got it, give it back."""
     ref = client.collection("bench-locks").document(uuid.uuid4().hex)
     counts = {"ran": 0, "skipped": 0, "failed": 0}
     slowest = [0.0]
@@ -132,9 +110,9 @@ def doubled_ticks(client: Any, write: Writer, *, copies: int, interval_s: float,
         started = time.perf_counter()
         outcome = "failed"
         try:
-            if write(ref, take_lock(holder)):
+            if leases.acquire(ref, "poll", seconds=60, holder=holder, create=True):
                 time.sleep(hold_s)
-                write(ref, give_back(holder))
+                leases.release(ref, "poll", holder=holder)
                 outcome = "ran"
             else:
                 outcome = "skipped"
@@ -146,16 +124,36 @@ def doubled_ticks(client: Any, write: Writer, *, copies: int, interval_s: float,
 
     threads: list[threading.Thread] = []
     deadline = time.monotonic() + duration_s
-    while time.monotonic() < deadline:
-        barrier = threading.Barrier(copies)
-        batch = [threading.Thread(target=tick, args=(barrier,)) for _ in range(copies)]
-        for thread in batch:
-            thread.start()
-        threads += batch
-        time.sleep(interval_s)
-    for thread in threads:
-        thread.join()
+    with writing_with(write):
+        while time.monotonic() < deadline:
+            barrier = threading.Barrier(copies)
+            batch = [threading.Thread(target=tick, args=(barrier,)) for _ in range(copies)]
+            for thread in batch:
+                thread.start()
+            threads += batch
+            time.sleep(interval_s)
+        for thread in threads:
+            thread.join()
     return {**counts, "ticks": len(threads), "slowest_s": round(slowest[0], 2)}
+
+
+def measure(args: argparse.Namespace) -> tuple[float, float, list[float], list[float], dict[str, Any]]:
+    """Both sides on the running emulator: the lifecycle timings (fastest of `--repeat`, each
+    run interleaved) and the doubled ticks."""
+    from google.cloud import firestore
+
+    client = firestore.Client(project=PROJECT)
+    baseline_writer = transactional_writer(client)
+    lifecycle_seconds(client, cas_writer, 5)  # warm the channel and the emulator
+    cas_runs, baseline_runs = [], []
+    for _ in range(args.repeat):
+        baseline_runs.append(lifecycle_seconds(client, baseline_writer, args.lifecycles))
+        cas_runs.append(lifecycle_seconds(client, cas_writer, args.lifecycles))
+    races = {
+        who: doubled_ticks(client, writer, copies=2, interval_s=1.0, hold_s=args.hold, duration_s=args.seconds)
+        for who, writer in (("transaction", baseline_writer), ("cas", cas_writer))
+    }
+    return min(baseline_runs), min(cas_runs), baseline_runs, cas_runs, races
 
 
 def main() -> None:
@@ -167,26 +165,14 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
-    emulator = start_firestore_emulator(Path(tempfile.mkdtemp(prefix="tunewire-bench-")), PROJECT)
-    os.environ.update(emulator.env)
-    try:
-        from google.cloud import firestore
-
-        client = firestore.Client(project=PROJECT)
-        baseline_writer = transactional_writer(client)
-        lifecycle_seconds(client, cas_writer, 5)  # warm the channel and the emulator
-        cas_runs, baseline_runs = [], []
-        for _ in range(args.repeat):
-            baseline_runs.append(lifecycle_seconds(client, baseline_writer, args.lifecycles))
-            cas_runs.append(lifecycle_seconds(client, cas_writer, args.lifecycles))
-        writes = args.lifecycles * (1 + len(LIFECYCLE))
-        cas_s, baseline_s = min(cas_runs), min(baseline_runs)
-        races = {
-            who: doubled_ticks(client, writer, copies=2, interval_s=1.0, hold_s=args.hold, duration_s=args.seconds)
-            for who, writer in (("transaction", baseline_writer), ("cas", cas_writer))
-        }
-    finally:
-        emulator.stop()
+    with tempfile.TemporaryDirectory(prefix="tunewire-bench-") as run_dir:
+        emulator = start_firestore_emulator(Path(run_dir), PROJECT)
+        os.environ.update(emulator.env)
+        try:
+            baseline_s, cas_s, baseline_runs, cas_runs, races = measure(args)
+        finally:
+            emulator.stop()
+    writes = args.lifecycles * (1 + len(LIFECYCLE))
 
     print(f"uncontended: {args.lifecycles} jobs x {1 + len(LIFECYCLE)} writes, fastest of {args.repeat}")
     print(f"  transactions (baseline)  {baseline_s:6.2f} s  {1000 * baseline_s / writes:5.2f} ms a write")

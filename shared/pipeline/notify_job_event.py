@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.config import Settings
@@ -122,8 +122,6 @@ def _claim(record_ref: Any, *, lease_s: float) -> str:
     """Take the delivery record for this attempt by compare-and-set: "done" when it was already
     delivered (or refused / gone), "busy" while another invocation's attempt is in flight, else
     "claimed" — so two concurrent deliveries of one event never both POST."""
-    from datetime import timedelta
-
     def claim(record: dict[str, Any] | None) -> Decision[str]:
         record = record or {}
         if record.get("status") in ("delivered", "refused", "gone"):

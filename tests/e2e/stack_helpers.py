@@ -13,10 +13,12 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from functions.poll_jobs import POLL_LEASE
 from infra.stack import LocalStack
 from shared.clients import Clients
 from shared.jobs.identity import job_id_for_upload
 from shared.jobs.states import TERMINAL_STATES
+from shared.leases import LOCKS_COLLECTION
 from shared.webhooks import create_receiver_app, generate_secret
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -206,14 +208,18 @@ class StackDriver:
             f"\n{self.diagnosis()}"
         )
 
+    def log(self, component: str) -> str:
+        """What a stack component (`fn-poll_jobs`, `tuning-twin`, ...) has logged so far ("" if nothing)."""
+        path = self.stack.run_dir / f"{component}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def diagnosis(self, lines: int = 25) -> str:
         """What a stalled run needs explained: the poll lock and the tails of the logs that move jobs."""
-        lock = self.clients.firestore.collection("locks").document("poll").get()
-        parts = [f"locks/poll: {json.dumps(lock.to_dict() if lock.exists else None, default=str)}"]
-        for name in ("fn-poll_jobs.log", "fn-launch_tuning.log", "tuning-twin.log", "scheduler-ticker.log"):
-            path = self.stack.run_dir / name
-            tail = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else ["(no log)"]
-            parts.append(f"--- {name} (last {len(tail)} lines)\n" + "\n".join(line[:400] for line in tail))
+        lock = self.clients.firestore.collection(LOCKS_COLLECTION).document(POLL_LEASE).get()
+        parts = [f"{LOCKS_COLLECTION}/{POLL_LEASE}: {json.dumps(lock.to_dict() if lock.exists else None, default=str)}"]
+        for component in ("fn-poll_jobs", "fn-launch_tuning", "tuning-twin", "scheduler-ticker"):
+            tail = self.log(component).splitlines()[-lines:]
+            parts.append(f"--- {component} (last {len(tail)} lines)\n" + "\n".join(line[:400] for line in tail))
         return "\n".join(parts)
 
     def wait_until(self, predicate: Any, timeout_s: float = 60.0, what: str = "condition") -> None:

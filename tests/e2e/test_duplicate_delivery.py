@@ -37,7 +37,7 @@ def test_every_message_delivered_twice_yields_one_job_one_vertex_create_one_deli
         assert Counter(receiver.events_for(job_id)) == Counter(set(receiver.events_for(job_id)))
         jobs = list(doubled.clients.firestore.collection("jobs").stream())
         assert [snapshot.id for snapshot in jobs] == [job_id]
-        poll_log = (doubled.stack.run_dir / "fn-poll_jobs.log").read_text(errors="replace")
+        poll_log = doubled.log("fn-poll_jobs")
         assert '"poll tick skipped' in poll_log, "the doubled ticks raced for the poll lock"
         assert "Traceback" not in poll_log, "a tick that lost the race for the poll lock must skip, not fail"
     finally:

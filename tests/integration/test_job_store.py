@@ -108,6 +108,8 @@ def test_a_lease_is_held_by_one_holder_until_released_or_expired(store):
     job_id = new_job(store)
     assert store.acquire_lease(job_id, "launch", seconds=60, holder="a")
     assert not store.acquire_lease(job_id, "launch", seconds=60, holder="b")
+    store.release_lease(job_id, "launch", holder="b")  # not b's to give back: still a's
+    assert store.get(job_id)["leases"]["launch"]["holder"] == "a"
     store.release_lease(job_id, "launch", holder="a")
     assert store.acquire_lease(job_id, "launch", seconds=-1, holder="b")  # already expired
     assert store.acquire_lease(job_id, "launch", seconds=60, holder="c")

@@ -38,19 +38,16 @@ def function_env(folder: Path, **extra: str) -> dict[str, str]:
     return {**TEST_FUNCTION_ENV, faults.FILE_ENV: str(folder / "crash-points.json"), **extra}
 
 
-def wait_for_crash(driver: StackDriver, component: str, point: str, timeout_s: float = 120.0) -> str:
-    """Wait until a function's worker died at `point`; returns the supervisor's line about it.
+def wait_for_crash(driver: StackDriver, component: str, point: str, timeout_s: float = 120.0) -> None:
+    """Wait until a function's worker died at `point` (its supervisor logged the exit code).
 
     functions-framework serves through gunicorn, whose master starts a new worker when one dies:
     the same thing Cloud Functions does with a crashed instance, so nothing needs restarting."""
-    log = driver.stack.run_dir / f"{component}.log"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        text = log.read_text(errors="replace")
-        if f'"crash_point":"{point}"' in text:
-            exited = [line for line in text.splitlines() if f"exited with code {faults.CRASH_EXIT_CODE}" in line]
-            if exited:
-                return exited[-1]
+        text = driver.log(component)
+        if f'"crash_point":"{point}"' in text and f"exited with code {faults.CRASH_EXIT_CODE}" in text:
+            return
         time.sleep(0.2)
     raise AssertionError(f"{component} did not crash at {point} within {timeout_s} s")
 
@@ -58,7 +55,7 @@ def wait_for_crash(driver: StackDriver, component: str, point: str, timeout_s: f
 def log_entries(driver: StackDriver, component: str) -> list[dict[str, Any]]:
     """The JSON log lines a component wrote (functions log one JSON object per line)."""
     entries = []
-    for line in (driver.stack.run_dir / f"{component}.log").read_text(errors="replace").splitlines():
+    for line in driver.log(component).splitlines():
         if line.startswith("{"):
             try:
                 entries.append(json.loads(line))

@@ -28,6 +28,7 @@ import pytest
 from shared.jobs.identity import job_id_for_upload
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import StackDriver, small_dataset
+from tests.reliability.stack_faults import log_entries
 from tests.reliability.storage_reads import object_reads_outside, storage_reads
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
@@ -162,8 +163,7 @@ def fake_gcs_log(stack: StackDriver) -> Path:
 def crashes(stack: StackDriver) -> int:
     """Pushes on which the functions that read upload-derived input (the name, the settings)
     raised: functions-framework logs one "Exception on <path>" per exception."""
-    logs = (stack.stack.run_dir / f"fn-{function}.log" for function in ("validate_dataset", "launch_tuning"))
-    return sum(log.read_text(errors="replace").count("Exception on ") for log in logs)
+    return sum(stack.log(f"fn-{function}").count("Exception on ") for function in ("validate_dataset", "launch_tuning"))
 
 
 def outside_reads(stack: StackDriver) -> list[Any]:
@@ -246,9 +246,7 @@ def test_names_cloud_storage_refuses_are_tolerated_or_acknowledged_never_a_crash
     check_each(settled, stack.stack.config.datasets_bucket)
 
     def acknowledged() -> list[dict[str, Any]]:
-        lines = (stack.stack.run_dir / "fn-validate_dataset.log").read_text(errors="replace").splitlines()
-        entries = [json.loads(line) for line in lines if line.startswith("{")]
-        return [e for e in entries if e.get("message") == "poison message acknowledged" and "longer than Cloud Storage allows" in e.get("reason", "")]
+        return [e for e in log_entries(stack, "fn-validate_dataset") if e.get("message") == "poison message acknowledged" and "longer than Cloud Storage allows" in e.get("reason", "")]
 
     stack.wait_until(lambda: acknowledged(), timeout_s=60, what="the over-long name acknowledged as poison")
     over_long_jobs = 0 if stack.clients.jobs.get(too_long_id) is None else 1

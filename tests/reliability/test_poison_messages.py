@@ -36,6 +36,7 @@ from shared.jobs.identity import job_id_for_upload
 from shared.uploads.notification import storage_notification
 from tests.e2e.conftest import run_stack
 from tests.e2e.stack_helpers import EXAMPLES, Receiver, StackDriver
+from tests.reliability.stack_faults import log_entries
 from tunewire import context
 from tunewire.cli import app
 
@@ -141,26 +142,10 @@ CASES = poison_cases()
 # ------------------------------------------------------------------ reading the stack
 
 
-def function_log(stack: StackDriver, function: str) -> str:
-    return (stack.stack.run_dir / f"fn-{function}.log").read_text(errors="replace")
-
-
-def json_lines(stack: StackDriver, function: str) -> list[dict[str, Any]]:
-    """The JSON lines a function logged (functions-framework's own lines are not JSON)."""
-    entries = []
-    for line in function_log(stack, function).splitlines():
-        if line.startswith("{"):
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                continue
-    return entries
-
-
 def tracebacks(stack: StackDriver, function: str, needle: str = "") -> int:
     """Pushes on which the handler raised: functions-framework logs one "Exception on <path>"
     with a traceback for each; those mentioning `needle` are counted."""
-    blocks = function_log(stack, function).split("ERROR in app: Exception on ")[1:]
+    blocks = stack.log(f"fn-{function}").split("ERROR in app: Exception on ")[1:]
     return sum(1 for block in blocks if needle in block.split("\n{", 1)[0])
 
 
@@ -233,7 +218,7 @@ def observed(stack: StackDriver) -> PoisonRun:
 
 
 def _lines(stack: StackDriver, case: PoisonCase, message_id: str) -> list[dict[str, Any]]:
-    return [entry for entry in json_lines(stack, case.function) if case.matches(entry, message_id)]
+    return [entry for entry in log_entries(stack, f"fn-{case.function}") if case.matches(entry, message_id)]
 
 
 # ------------------------------------------------------------------ the poison cases

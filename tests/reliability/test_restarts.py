@@ -59,7 +59,7 @@ def test_a_pubsub_emulator_restart_mid_training_loses_no_job_and_no_event(restar
     after = restarting.upload(small_dataset(), prefix="restart/after-pubsub", metadata={"tunewire-epochs": "1"})
     later = finish(restarting, receiver, after)
     missed_ticks = sum("tick not published" in line for line in
-                       (restarting.stack.run_dir / "scheduler-ticker.log").read_text().splitlines())
+                       restarting.log("scheduler-ticker").splitlines())
     outcome.record(
         area="restart", fault=f"Pub/Sub emulator stopped for {DOWN_S:.0f} s mid-training and started empty",
         injected="LocalStack.restart('pubsub-emulator'): topics and subscriptions created again; held messages gone",

@@ -56,7 +56,7 @@ def launch_lines(driver: StackDriver, job_id: str) -> list[str]:
 
 
 def launch_raises(driver: StackDriver) -> int:
-    return (driver.stack.run_dir / "fn-launch_tuning.log").read_text(errors="replace").count("Traceback (most recent call last)")
+    return driver.log("fn-launch_tuning").count("Traceback (most recent call last)")
 
 
 CREATE_FAULTS = [
